@@ -1,0 +1,367 @@
+"""Typed configuration: one dataclass per section, YAML loading, ``section.key=value`` overrides.
+
+Every field documents itself through ``metadata["help"]``. Validation happens before any work
+starts: an unknown key exits 2 naming the key and the closest valid one; a wrong type exits 2
+naming key, value and expected type. ``dump_config`` writes the fully resolved config (every
+default spelled out) that each run directory carries as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from tunelab.errors import InputError
+
+__all__ = [
+    "Config",
+    "ModelConfig",
+    "DataConfig",
+    "SourceConfig",
+    "TrainConfig",
+    "LoraConfig",
+    "EvalConfig",
+    "SynthConfig",
+    "CompareConfig",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "dump_config",
+    "apply_overrides",
+]
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with a help string (mutable defaults through default_factory)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = _f(
+        "tunelab-tiny",
+        "Hugging Face hub id or local folder; 'tunelab-tiny' is the embedded base model.",
+    )
+    revision: str | None = _f(None, "Hub revision (branch, tag or commit) when loading from the hub.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _f(
+        "float32", "Weight dtype. Mixed precision for training is train.bf16, not this."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = _f("auto", "Where the model runs; auto picks cuda, mps, cpu.")
+    trust_remote_code: bool = _f(False, "Run modelling code shipped with the model. Off unless you trust it.")
+    chat_template: str | None = _f(
+        None, "Jinja chat template to use instead of the tokenizer's (or a file path to one)."
+    )
+
+
+@dataclass
+class SourceConfig:
+    path: str | None = _f(None, "A data file or folder (JSONL, JSON, CSV, Parquet, HF dataset folder).")
+    format: str | None = _f(None, "Record shape; detected when omitted (messages, sharegpt, alpaca, ...).")
+    task: str | None = _f(None, "A tunelab synthetic task name, generated instead of read from a file.")
+    n: int = _f(1000, "Examples to generate for a synthetic task.")
+    templates: Literal["train", "heldout", "finetune"] = _f(
+        "train", "Which instruction templates render a synthetic task."
+    )
+    weight: float = _f(1.0, "Relative sampling weight of this source in the mixture.")
+
+
+@dataclass
+class DataConfig:
+    sources: list[SourceConfig] = _f([], "Training data: files and/or synthetic tasks, mixed by weight.")
+    val_sources: list[SourceConfig] = _f([], "Validation data; when empty, val_ratio of the training data.")
+    val_ratio: float = _f(0.05, "Fraction of training data held out for validation when val_sources is empty.")
+    max_length: int = _f(512, "Maximum tokens per example (prompt + response).")
+    overlong: Literal["drop", "truncate"] = _f("drop", "What to do with examples over max_length (counted).")
+    mask: Literal["assistant", "last", "none"] = _f(
+        "assistant",
+        "Loss on: all assistant turns + EOS ('assistant'), only the final one ('last'), or every token ('none').",
+    )
+    render: Literal["chat", "plain"] = _f(
+        "chat", "Render with the chat template, or as plain prompt+completion text (a fixed task format)."
+    )
+    packing: bool = _f(True, "Pack examples into rows of max_length (attention stays inside each example).")
+    dedup: bool = _f(True, "Drop exact duplicates before training (reported).")
+    shuffle_seed: int = _f(0, "Seed for the data order.")
+
+
+@dataclass
+class LoraConfig:
+    r: int = _f(8, "LoRA rank.")
+    alpha: int = _f(16, "LoRA alpha (scale = alpha / r).")
+    dropout: float = _f(0.05, "Dropout on the LoRA input.")
+    target_modules: list[str] = _f(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        "Module names to adapt.",
+    )
+    dora: bool = _f(False, "Weight-decomposed LoRA (DoRA).")
+
+
+@dataclass
+class TrainConfig:
+    method: Literal["full", "lora", "qlora"] = _f("full", "Full fine-tuning, LoRA, or QLoRA (GPU only).")
+    max_steps: int = _f(200, "Optimizer steps; the budget of a run.")
+    batch_size: int = _f(8, "Examples (or packed rows) per micro-batch per process.")
+    grad_accum: int = _f(1, "Micro-batches per optimizer step.")
+    lr: float = _f(1e-3, "Peak learning rate.")
+    schedule: Literal["cosine", "linear", "constant"] = _f("cosine", "Decay after warmup.")
+    warmup_steps: int = _f(10, "Linear warmup steps.")
+    min_lr_ratio: float = _f(0.1, "Final learning rate as a fraction of lr (cosine and linear).")
+    weight_decay: float = _f(0.0, "AdamW weight decay (not applied to norms and biases).")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm; 0 disables.")
+    dropout: float = _f(0.0, "Attention dropout set on the model config when it has one.")
+    neftune_alpha: float = _f(0.0, "NEFTune embedding noise alpha (0 = off).")
+    replay_ratio: float = _f(0.0, "Fraction of each batch drawn from general text to limit forgetting.")
+    bf16: Literal["auto", "on", "off"] = _f("auto", "bf16 autocast; auto turns it on where it is faster.")
+    compile: bool = _f(False, "torch.compile the model.")
+    grad_ckpt: bool = _f(False, "Activation (gradient) checkpointing.")
+    eval_every: int = _f(50, "Validation loss every N steps (0 = only at the end).")
+    early_stopping_patience: int = _f(0, "Stop after N evaluations without improvement (0 = off).")
+    save_every: int = _f(0, "Checkpoint every N steps (0 = only the final model).")
+    keep_last: int = _f(2, "Checkpoints to keep (the best one is kept as well).")
+    log_every: int = _f(10, "Log a metrics.jsonl line every N steps.")
+    seed: int = _f(0, "Seed for initialization, dropout and data order.")
+    report_to: list[str] = _f([], "Extra loggers: tensorboard, mlflow.")
+
+
+@dataclass
+class EvalConfig:
+    suites: list[str] = _f([], "Suites to run after training (names or YAML paths).")
+    batch_size: int = _f(32, "Generation batch size (backs off on out-of-memory).")
+    max_new_tokens: int = _f(64, "Generation budget per item.")
+    temperature: float = _f(0.0, "0 = greedy decoding (the default for evaluation).")
+    n_bootstrap: int = _f(1000, "Bootstrap resamples for confidence intervals.")
+
+
+@dataclass
+class SynthConfig:
+    seed: int = _f(0, "Generator seed: the same seed gives the same bytes.")
+    n_per_task: int = _f(1000, "Examples per task.")
+
+
+@dataclass
+class CompareConfig:
+    target_task: str = _f("fin_sentiment", "The task the fine-tuned model is trained on.")
+    instruction_tasks: list[str] = _f([], "Tasks in the instruction mixture (the target included).")
+    heldout_tasks: list[str] = _f([], "Tasks neither model trains on (the unseen-task slice).")
+    budget: Literal["steps", "tokens"] = _f("steps", "What the two methods share: optimizer steps or target tokens.")
+    n_eval: int = _f(200, "Items per evaluation slice.")
+
+
+@dataclass
+class Config:
+    run_name: str = _f("run", "Name of the run directory under output_dir.")
+    output_dir: str = _f("runs", "Where run directories go.")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+    def __post_init__(self) -> None:
+        t = self.train
+        if t.max_steps < 1:
+            raise InputError("must be >= 1", field="train.max_steps")
+        if t.batch_size < 1:
+            raise InputError("must be >= 1", field="train.batch_size")
+        if t.grad_accum < 1:
+            raise InputError("must be >= 1", field="train.grad_accum")
+        if not 0.0 <= self.data.val_ratio < 1.0:
+            raise InputError("must be in [0, 1)", field="data.val_ratio")
+        if not 0.0 <= t.replay_ratio < 1.0:
+            raise InputError("must be in [0, 1)", field="train.replay_ratio")
+        if self.data.max_length < 8:
+            raise InputError("must be >= 8", field="data.max_length")
+
+
+# ---------------------------------------------------------------- conversion and validation
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in get_args(tp))
+    if origin is list:
+        (inner,) = get_args(tp) or (Any,)
+        return f"list[{_type_name(inner)}]"
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
+    """Check ``value`` against type ``tp``; return it (ints widen to floats). Raise InputError."""
+    origin = get_origin(tp)
+
+    def bad() -> InputError:
+        return InputError(
+            f"{value!r} is not a valid value (expected {_type_name(tp)})", file=source, field=key
+        )
+
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key, source)
+            except InputError:
+                continue
+        raise bad()
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise bad()
+    if origin is list:
+        (inner,) = get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise bad()
+        return [_coerce(v, inner, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise bad()
+        return _build(tp, value, key, source)  # type: ignore[arg-type]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad()
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise bad()
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise bad()
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad()
+    if isinstance(value, tp):
+        return value
+    raise bad()
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str, source: str | None) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for k, v in values.items():
+        full = f"{prefix}.{k}" if prefix else str(k)
+        if k not in names:
+            close = difflib.get_close_matches(str(k), names, n=1, cutoff=0.5)
+            hint = f"; did you mean '{(prefix + '.' if prefix else '') + close[0]}'?" if close else ""
+            valid = ", ".join(names)
+            raise InputError(f"unknown key{hint} (valid keys here: {valid})", file=source, field=full)
+        kwargs[k] = _coerce(v, hints[k], full, source)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any], source: str | None = None) -> Config:
+    """Build and validate a :class:`Config` from a plain mapping (as read from YAML)."""
+    if not isinstance(values, dict):
+        raise InputError("the top level of a config must be a mapping", file=source)
+    cfg = _build(Config, values, "", source)
+    assert isinstance(cfg, Config)
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Every field, defaults included, as plain Python values."""
+    return dataclasses.asdict(cfg)
+
+
+def _parse_scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` (or ``--section.key=value``) overrides to a mapping.
+
+    Values are parsed as YAML scalars (``3`` is an int, ``[a, b]`` a list, ``true`` a bool).
+    """
+    out = dict(values)
+    for raw in overrides:
+        item = raw[2:] if raw.startswith("--") else raw
+        if "=" not in item:
+            raise InputError(f"override {raw!r} must look like --section.key=value", field="overrides")
+        dotted, text = item.split("=", 1)
+        parts = dotted.split(".")
+        node = out
+        for p in parts[:-1]:
+            child = node.get(p)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[p] = child
+            node = child
+        node[parts[-1]] = _parse_scalar(text)
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config file (or none: all defaults), apply overrides, validate.
+
+    Raises:
+        InputError: unreadable file, bad YAML, unknown key or wrong type (names file and key).
+    """
+    import yaml
+
+    values: dict[str, Any] = {}
+    source = None
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            shipped = Path(__file__).parent / "configs" / (p.name if p.suffix else p.name + ".yaml")
+            if shipped.is_file():
+                p = shipped
+            else:
+                raise InputError("no such config file", file=source)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", file=source, line=line) from e
+        values = loaded or {}
+        if not isinstance(values, dict):
+            raise InputError("the top level of a config must be a mapping", file=source)
+    if overrides:
+        values = apply_overrides(values, overrides)
+        source = source or "command line"
+    return config_from_dict(values, source)
+
+
+def dump_config(cfg: Config, path: str | Path) -> None:
+    """Write the fully resolved config as YAML."""
+    import yaml
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), encoding="utf-8")
