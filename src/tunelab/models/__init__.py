@@ -1,1 +1,27 @@
-"""tunelab.models"""
+"""Model loading (hub id or folder), the embedded tiny base model, LoRA wiring and merging."""
+
+from __future__ import annotations
+
+from tunelab.models._load import (
+    FALLBACK_CHAT_TEMPLATE,
+    TINY_NAME,
+    is_tiny,
+    load_model,
+    load_model_and_tokenizer,
+    load_tokenizer,
+    pick_device,
+    resolve_dtype,
+    resolve_model_path,
+)
+
+__all__ = [
+    "FALLBACK_CHAT_TEMPLATE",
+    "TINY_NAME",
+    "is_tiny",
+    "load_model",
+    "load_model_and_tokenizer",
+    "load_tokenizer",
+    "pick_device",
+    "resolve_dtype",
+    "resolve_model_path",
+]
