@@ -1,1 +1,100 @@
-"""tunelab.evaluate"""
+"""tunelab.evaluate: metrics that agree with the reference libraries, benchmark answer scorers, statistics.
+
+Light to import: sacrebleu, rouge_score, scikit-learn, scipy, numpy and sympy load inside the functions that use
+them, and nothing here imports torch.
+"""
+
+from tunelab.evaluate._extract import EXTRACTION_METHODS, extract_answer
+from tunelab.evaluate._finqa import (
+    FinQAExecution,
+    FinQAProgramError,
+    FinQAStep,
+    execute_program,
+    execution_accuracy,
+    parse_program,
+    parse_table_cell,
+    program_accuracy,
+    program_answer,
+    run_program,
+)
+from tunelab.evaluate._metrics import (
+    CLASSIFICATION_METRICS,
+    DEFAULT_METRICS,
+    METRIC_NAMES,
+    MetricResult,
+    bleu,
+    chrf,
+    classification,
+    compute_metrics,
+    exact_match,
+    f1,
+    normalize_squad,
+    perplexity_from_nll,
+    rouge,
+    rouge_items,
+    split_sentences,
+    squad_em,
+    squad_f1,
+)
+from tunelab.evaluate._numeric import (
+    SCALES,
+    NumericMatch,
+    medcalc_correct,
+    numeric_match,
+    parse_number,
+    tatqa_em_f1,
+)
+from tunelab.evaluate._stats import (
+    BootstrapCI,
+    McNemarResult,
+    PairedBootstrap,
+    bootstrap_ci,
+    flipped_items,
+    mcnemar,
+    paired_bootstrap,
+)
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "DEFAULT_METRICS",
+    "EXTRACTION_METHODS",
+    "METRIC_NAMES",
+    "SCALES",
+    "BootstrapCI",
+    "FinQAExecution",
+    "FinQAProgramError",
+    "FinQAStep",
+    "McNemarResult",
+    "MetricResult",
+    "NumericMatch",
+    "PairedBootstrap",
+    "bleu",
+    "bootstrap_ci",
+    "chrf",
+    "classification",
+    "compute_metrics",
+    "exact_match",
+    "execute_program",
+    "execution_accuracy",
+    "extract_answer",
+    "f1",
+    "flipped_items",
+    "mcnemar",
+    "medcalc_correct",
+    "normalize_squad",
+    "numeric_match",
+    "paired_bootstrap",
+    "parse_number",
+    "parse_program",
+    "parse_table_cell",
+    "perplexity_from_nll",
+    "program_accuracy",
+    "program_answer",
+    "rouge",
+    "rouge_items",
+    "run_program",
+    "split_sentences",
+    "squad_em",
+    "squad_f1",
+    "tatqa_em_f1",
+]
