@@ -53,7 +53,9 @@ class ModelConfig:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = _f(
         "float32", "Weight dtype. Mixed precision for training is train.bf16, not this."
     )
-    device: Literal["auto", "cpu", "cuda", "mps"] = _f("auto", "Where the model runs; auto picks cuda, mps, cpu.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = _f(
+        "auto", "Where the model runs; auto picks cuda, mps, cpu."
+    )
     trust_remote_code: bool = _f(False, "Run modelling code shipped with the model. Off unless you trust it.")
     chat_template: str | None = _f(
         None, "Jinja chat template to use instead of the tokenizer's (or a file path to one)."
@@ -76,7 +78,9 @@ class SourceConfig:
 class DataConfig:
     sources: list[SourceConfig] = _f([], "Training data: files and/or synthetic tasks, mixed by weight.")
     val_sources: list[SourceConfig] = _f([], "Validation data; when empty, val_ratio of the training data.")
-    val_ratio: float = _f(0.05, "Fraction of training data held out for validation when val_sources is empty.")
+    val_ratio: float = _f(
+        0.05, "Fraction of training data held out for validation when val_sources is empty."
+    )
     max_length: int = _f(512, "Maximum tokens per example (prompt + response).")
     overlong: Literal["drop", "truncate"] = _f("drop", "What to do with examples over max_length (counted).")
     mask: Literal["assistant", "last", "none"] = _f(
@@ -125,6 +129,11 @@ class TrainConfig:
     early_stopping_patience: int = _f(0, "Stop after N evaluations without improvement (0 = off).")
     save_every: int = _f(0, "Checkpoint every N steps (0 = only the final model).")
     keep_last: int = _f(2, "Checkpoints to keep (the best one is kept as well).")
+    final: Literal["best", "last"] = _f(
+        "best",
+        "What final/ holds: the weights with the lowest validation loss (a checkpoint is written at each "
+        "improvement) or those of the last step.",
+    )
     log_every: int = _f(10, "Log a metrics.jsonl line every N steps.")
     seed: int = _f(0, "Seed for initialization, dropout and data order.")
     report_to: list[str] = _f([], "Extra loggers: tensorboard, mlflow.")
@@ -150,7 +159,9 @@ class CompareConfig:
     target_task: str = _f("fin_sentiment", "The task the fine-tuned model is trained on.")
     instruction_tasks: list[str] = _f([], "Tasks in the instruction mixture (the target included).")
     heldout_tasks: list[str] = _f([], "Tasks neither model trains on (the unseen-task slice).")
-    budget: Literal["steps", "tokens"] = _f("steps", "What the two methods share: optimizer steps or target tokens.")
+    budget: Literal["steps", "tokens"] = _f(
+        "steps", "What the two methods share: optimizer steps or target tokens."
+    )
     n_eval: int = _f(200, "Items per evaluation slice.")
 
 

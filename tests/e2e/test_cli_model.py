@@ -39,5 +39,17 @@ def test_model_info_bad_path_exits_2() -> None:
 def test_help_lists_every_command_group() -> None:
     r = subprocess.run([TUNELAB, "--help"], capture_output=True, text=True)
     assert r.returncode == 0
-    for name in ["demo", "model", "data", "synth", "train", "eval", "metrics", "compare", "report", "estimate", "serve"]:
+    for name in [
+        "demo",
+        "model",
+        "data",
+        "synth",
+        "train",
+        "eval",
+        "metrics",
+        "compare",
+        "report",
+        "estimate",
+        "serve",
+    ]:
         assert f"  {name}" in r.stdout

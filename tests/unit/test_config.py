@@ -20,12 +20,25 @@ def test_defaults_resolve_and_dump_round_trip(tmp_path: Path) -> None:
     dumped = yaml.safe_load(out.read_text())
     # every default is written out, and the dump loads back to the same config
     assert dumped["train"]["lr"] == cfg.train.lr
-    assert set(dumped) == {"run_name", "output_dir", "model", "data", "train", "lora", "eval", "synth", "compare"}
+    assert set(dumped) == {
+        "run_name",
+        "output_dir",
+        "model",
+        "data",
+        "train",
+        "lora",
+        "eval",
+        "synth",
+        "compare",
+    }
     assert load_config(out) == cfg
 
 
 def test_yaml_and_overrides(tmp_path: Path) -> None:
-    p = write(tmp_path, "train:\n  lr: 0.01\n  max_steps: 5\ndata:\n  sources:\n    - task: fin_sentiment\n      n: 20\n")
+    p = write(
+        tmp_path,
+        "train:\n  lr: 0.01\n  max_steps: 5\ndata:\n  sources:\n    - task: fin_sentiment\n      n: 20\n",
+    )
     cfg = load_config(p, ["--train.max_steps=7", "model.dtype=bfloat16", "train.report_to=[tensorboard]"])
     assert cfg.train.lr == 0.01
     assert cfg.train.max_steps == 7

@@ -14,15 +14,69 @@ __all__ = ["general_text", "medical_text", "finance_text", "pretraining_corpus",
 #: seed of the held-out general text (pretraining uses seeds below 1000)
 HELDOUT_SEED = 10_007
 
-_NAMES = ["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena",
-          "Maya", "Noah", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara"]
-_PLACES = ["the village", "the harbour", "the old library", "the market", "the valley", "the station",
-           "the museum", "the garden", "the school", "the bridge", "the hill", "the lake"]
-_THINGS = ["a lantern", "a map", "a letter", "a basket of apples", "an old clock", "a red kite", "a book of songs",
-           "a wooden box", "a silver key", "a small boat", "a loaf of bread", "a bicycle"]
+_NAMES = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Maya",
+    "Noah",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+]
+_PLACES = [
+    "the village",
+    "the harbour",
+    "the old library",
+    "the market",
+    "the valley",
+    "the station",
+    "the museum",
+    "the garden",
+    "the school",
+    "the bridge",
+    "the hill",
+    "the lake",
+]
+_THINGS = [
+    "a lantern",
+    "a map",
+    "a letter",
+    "a basket of apples",
+    "an old clock",
+    "a red kite",
+    "a book of songs",
+    "a wooden box",
+    "a silver key",
+    "a small boat",
+    "a loaf of bread",
+    "a bicycle",
+]
 _VERBS = ["found", "carried", "painted", "repaired", "sold", "borrowed", "lost", "opened", "built", "cleaned"]
-_TIMES = ["In the morning", "At noon", "Late in the evening", "On Sunday", "After the rain", "Before dawn",
-          "During the winter", "One summer day", "Every Friday", "Last year"]
+_TIMES = [
+    "In the morning",
+    "At noon",
+    "Late in the evening",
+    "On Sunday",
+    "After the rain",
+    "Before dawn",
+    "During the winter",
+    "One summer day",
+    "Every Friday",
+    "Last year",
+]
 _ADJ = ["quiet", "busy", "cold", "bright", "narrow", "ancient", "crowded", "peaceful", "windy", "green"]
 _FACTS = [
     "Water boils at 100 degrees Celsius at sea level.",
@@ -46,8 +100,10 @@ def _general_doc(r: random.Random) -> str:
         if k < 0.35:
             out.append(f"{r.choice(_TIMES)}, {name} {r.choice(_VERBS)} {thing} near {place}.")
         elif k < 0.6:
-            out.append(f"{place.capitalize()} was {r.choice(_ADJ)}, and {name} walked {r.randint(2, 9)} "
-                       f"kilometres to reach it.")
+            out.append(
+                f"{place.capitalize()} was {r.choice(_ADJ)}, and {name} walked {r.randint(2, 9)} "
+                f"kilometres to reach it."
+            )
         elif k < 0.8:
             out.append(r.choice(_FACTS))
         else:
@@ -56,12 +112,41 @@ def _general_doc(r: random.Random) -> str:
     return " ".join(out)
 
 
-_COMPLAINTS = ["chest pain", "shortness of breath", "fever and cough", "abdominal pain", "headache",
-               "dizziness", "palpitations", "leg swelling", "fatigue", "back pain"]
-_HISTORY = ["hypertension", "type 2 diabetes", "asthma", "atrial fibrillation", "heart failure",
-            "chronic kidney disease", "hypothyroidism", "no significant past history", "prior stroke"]
-_DRUGS = ["metformin", "lisinopril", "amoxicillin", "warfarin", "furosemide", "atorvastatin", "ibuprofen",
-          "paracetamol", "levothyroxine", "apixaban"]
+_COMPLAINTS = [
+    "chest pain",
+    "shortness of breath",
+    "fever and cough",
+    "abdominal pain",
+    "headache",
+    "dizziness",
+    "palpitations",
+    "leg swelling",
+    "fatigue",
+    "back pain",
+]
+_HISTORY = [
+    "hypertension",
+    "type 2 diabetes",
+    "asthma",
+    "atrial fibrillation",
+    "heart failure",
+    "chronic kidney disease",
+    "hypothyroidism",
+    "no significant past history",
+    "prior stroke",
+]
+_DRUGS = [
+    "metformin",
+    "lisinopril",
+    "amoxicillin",
+    "warfarin",
+    "furosemide",
+    "atorvastatin",
+    "ibuprofen",
+    "paracetamol",
+    "levothyroxine",
+    "apixaban",
+]
 
 
 def medical_text(r: random.Random) -> str:
@@ -80,18 +165,38 @@ def medical_text(r: random.Random) -> str:
         f"{round(r.uniform(2.5, 5.0), 1)} g/dL, calcium {round(r.uniform(7.5, 10.8), 1)} mg/dL.",
         f"She was started on {r.choice(_DRUGS)} {r.choice([5, 10, 20, 25, 40, 50, 100, 250, 500])} mg "
         f"{r.choice(['once daily', 'twice daily', 'every 8 hours'])}."
-        if sex == "female" else
-        f"He was started on {r.choice(_DRUGS)} {r.choice([5, 10, 20, 25, 40, 50, 100, 250, 500])} mg "
+        if sex == "female"
+        else f"He was started on {r.choice(_DRUGS)} {r.choice([5, 10, 20, 25, 40, 50, 100, 250, 500])} mg "
         f"{r.choice(['once daily', 'twice daily', 'every 8 hours'])}.",
     ]
     r.shuffle(parts[2:5])
     return " ".join(parts)
 
 
-_COMPANIES = ["Acme Corp", "Borealis Energy", "Cobalt Foods", "Delta Logistics", "Evergreen Bank",
-              "Fjord Shipping", "Granite Telecom", "Helix Pharma", "Ionic Motors", "Juniper Retail"]
-_ITEMS = ["revenue", "net income", "operating expenses", "total assets", "total liabilities", "cash",
-          "cost of sales", "gross profit", "long-term debt", "inventory"]
+_COMPANIES = [
+    "Acme Corp",
+    "Borealis Energy",
+    "Cobalt Foods",
+    "Delta Logistics",
+    "Evergreen Bank",
+    "Fjord Shipping",
+    "Granite Telecom",
+    "Helix Pharma",
+    "Ionic Motors",
+    "Juniper Retail",
+]
+_ITEMS = [
+    "revenue",
+    "net income",
+    "operating expenses",
+    "total assets",
+    "total liabilities",
+    "cash",
+    "cost of sales",
+    "gross profit",
+    "long-term debt",
+    "inventory",
+]
 _MOVES = ["rose", "fell", "increased", "decreased", "grew", "declined"]
 
 

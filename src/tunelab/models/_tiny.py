@@ -58,8 +58,13 @@ def write_tiny(out: str | Path) -> Path:
 def _dialogues(r: random.Random, n: int) -> list[str]:
     """Generic ChatML small talk and fact questions (no tunelab task appears here)."""
     greets = ["Hello!", "Hi, how are you?", "Good morning.", "Can you help me?", "Thanks a lot."]
-    replies = ["Hello! How can I help you today?", "I am fine, thank you. What do you need?",
-               "Good morning to you too.", "Of course. Tell me what you need.", "You are welcome."]
+    replies = [
+        "Hello! How can I help you today?",
+        "I am fine, thank you. What do you need?",
+        "Good morning to you too.",
+        "Of course. Tell me what you need.",
+        "You are welcome.",
+    ]
     out = []
     for _ in range(n):
         if r.random() < 0.5:

@@ -20,7 +20,9 @@ def test_plain_transformers_loads_and_generates(tiny_dir: Path) -> None:
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)
     assert tok.pad_token_id is not None and tok.pad_token_id != tok.eos_token_id
-    text = tok.apply_chat_template([{"role": "user", "content": "Hello!"}], tokenize=False, add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "Hello!"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|im_start|>assistant\n")
     ids = tok(text, return_tensors="pt", add_special_tokens=False)
     out = model.generate(**ids, max_new_tokens=8, do_sample=False, pad_token_id=tok.pad_token_id)
@@ -51,7 +53,9 @@ def test_same_loading_path_for_name_and_folder(tiny_dir: Path) -> None:
         assert ka == kb and torch.equal(va, vb)
 
 
-def test_fallback_template_only_when_missing(tiny_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_fallback_template_only_when_missing(
+    tiny_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tok = load_tokenizer(str(tiny_dir))
     assert not tok.init_kwargs.get("tunelab_fallback_template")
     bare = tmp_path / "bare"
