@@ -1,7 +1,78 @@
-"""Data layer: the canonical :class:`Example`, readers, validation, templates, masks, packing."""
+"""Data layer: the canonical :class:`Example`, readers, validation, templates, masks, packing.
+
+``import tunelab.data`` imports neither torch nor transformers: tokenization and model-based
+statistics import them inside the functions that need them.
+"""
 
 from __future__ import annotations
 
+from tunelab.data._convert import ConvertReport, convert, to_records
+from tunelab.data._dedup import (
+    ContaminationReport,
+    FilterResult,
+    Removed,
+    check_contamination,
+    dedup_exact,
+    dedup_near,
+    normalize_text,
+)
+from tunelab.data._encode import EncodeReport, encode, encode_with_report
 from tunelab.data._example import ROLES, Example
+from tunelab.data._formats import (
+    Format,
+    LossyConversion,
+    detect_format,
+    format_names,
+    get_format,
+    register_format,
+)
+from tunelab.data._io import RawRecord, read_records, write_records
+from tunelab.data._load import (
+    Rejected,
+    ValidationReport,
+    iter_examples,
+    load,
+    load_with_report,
+    validate,
+    write_rejected,
+)
+from tunelab.data._pack import PackResult, pack, pad_free_batches
+from tunelab.data._split import split
 
-__all__ = ["Example", "ROLES"]
+__all__ = [
+    "ROLES",
+    "ContaminationReport",
+    "ConvertReport",
+    "EncodeReport",
+    "Example",
+    "FilterResult",
+    "Format",
+    "LossyConversion",
+    "PackResult",
+    "RawRecord",
+    "Rejected",
+    "Removed",
+    "ValidationReport",
+    "check_contamination",
+    "convert",
+    "dedup_exact",
+    "dedup_near",
+    "detect_format",
+    "encode",
+    "encode_with_report",
+    "format_names",
+    "get_format",
+    "iter_examples",
+    "load",
+    "load_with_report",
+    "normalize_text",
+    "pack",
+    "pad_free_batches",
+    "read_records",
+    "register_format",
+    "split",
+    "to_records",
+    "validate",
+    "write_records",
+    "write_rejected",
+]
