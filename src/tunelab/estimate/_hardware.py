@@ -1,0 +1,91 @@
+"""Hardware entries for time estimates: known GPUs (memory, peak dense 16-bit FLOP/s from the
+vendors' data sheets, no sparsity) and the local CPU measured with a timed matmul."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tunelab.errors import InputError
+
+__all__ = ["Hardware", "GPUS", "get_hardware", "measure_cpu"]
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One device: memory and peak dense matmul throughput (FLOP/s) for 16-bit and fp32 inputs."""
+
+    name: str
+    memory_gib: float
+    peak_bf16_flops: float | None
+    peak_fp16_flops: float
+    measured: bool = False
+    note: str = ""
+
+    def peak_flops(self, dtype: str) -> float:
+        """Peak FLOP/s for ``dtype`` (bf16 falls back to fp16 on chips without bf16 tensor cores)."""
+        if dtype == "bfloat16" and self.peak_bf16_flops is not None:
+            return self.peak_bf16_flops
+        return self.peak_fp16_flops
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+T = 1e12
+#: Dense (non-sparse) tensor-core peaks from NVIDIA data sheets.
+GPUS: dict[str, Hardware] = {
+    h.name: h
+    for h in (
+        Hardware("H100-SXM", 80, 989 * T, 989 * T),
+        Hardware("H100-PCIe", 80, 756 * T, 756 * T),
+        Hardware("H200", 141, 989 * T, 989 * T),
+        Hardware("A100-40GB", 40, 312 * T, 312 * T),
+        Hardware("A100-80GB", 80, 312 * T, 312 * T),
+        Hardware("L4", 24, 121 * T, 121 * T),
+        Hardware("A10G", 24, 70 * T, 70 * T, note="AWS A10G; NVIDIA lists A10 at 125 TFLOP/s"),
+        Hardware("RTX-4090", 24, 165 * T, 165 * T, note="fp16/bf16 with fp32 accumulate"),
+        Hardware("T4", 16, None, 65 * T, note="no bf16: fp16 peak used"),
+        Hardware("V100", 32, None, 125 * T, note="SXM2; no bf16: fp16 peak used"),
+    )
+}
+
+
+def get_hardware(name: str) -> Hardware:
+    """Look a GPU up by name (case and ``-``/``_``/space insensitive), or ``cpu`` to measure this CPU.
+
+    Raises:
+        InputError: unknown name.
+    """
+    if name.lower() in ("cpu", "local-cpu"):
+        return measure_cpu()
+    key = name.lower().replace("_", "-").replace(" ", "-")
+    for n, h in GPUS.items():
+        if n.lower() == key:
+            return h
+    raise InputError(f"unknown GPU {name!r}; known: {', '.join(GPUS)}, cpu", field="gpu")
+
+
+def measure_cpu(n: int = 1024, reps: int = 3) -> Hardware:
+    """Time an n x n matmul in fp32 and bf16 on this CPU (best of ``reps``): 2*n^3 FLOP each."""
+    import torch
+
+    out: dict[str, float] = {}
+    for dt in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
+        a @ b  # warm-up
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t0)
+        out[str(dt)] = 2 * n**3 / best
+    return Hardware(
+        "local-cpu",
+        0.0,
+        out["torch.bfloat16"],
+        out["torch.float32"],
+        measured=True,
+        note=f"timed {n}x{n} matmul, {torch.get_num_threads()} threads; 'fp16' field holds the fp32 rate",
+    )
