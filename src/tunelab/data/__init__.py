@@ -76,3 +76,5 @@ __all__ = [
     "write_records",
     "write_rejected",
 ]
+
+import tunelab.data.benchmarks  # noqa: E402,F401  (registers the benchmark formats)

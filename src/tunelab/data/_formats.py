@@ -13,11 +13,12 @@ Adding a shape (for instance a benchmark adapter) is one call::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from tunelab.data._example import ROLES, Example
+from tunelab.data._io import RawRecord
 from tunelab.errors import InputError
 
 __all__ = [
@@ -61,6 +62,7 @@ class Format:
     emit: Callable[[Example], dict[str, Any]] | None
     detect: Callable[[Collection[str]], bool] | None = None
     turns_field: str = "messages"
+    read: Callable[[Any], Iterator[RawRecord]] | None = None
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -482,7 +484,13 @@ register_format(
     )
 )
 register_format(
-    Format("qa", _parse_qa, _emit_qa, lambda k: "question" in k and "answer" in k, turns_field="answer")
+    Format(
+        "qa",
+        _parse_qa,
+        _emit_qa,
+        lambda k: "question" in k and "answer" in k and not ({"options", "answer_idx"} & set(k)),
+        turns_field="answer",
+    )
 )
 register_format(
     Format(

@@ -165,7 +165,12 @@ def _read_json(p: Path) -> Iterator[RawRecord]:
     dec = json.JSONDecoder()
     i = _skip_ws(text, 0)
     if i < len(text) and text[i] == "{":
-        yield _json_value_at(dec, text, i, f)[0]
+        rec, end = _json_value_at(dec, text, i, f)
+        if end >= 0 and _skip_ws(text, end) < len(text):
+            # more after the first object: JSON lines saved as .json (MedMCQA ships so); read every line
+            yield from _read_jsonl(p)
+            return
+        yield rec
         return
     if i >= len(text) or text[i] != "[":
         yield RawRecord(f, 1, None, [Problem("expected a JSON array of objects", f, 1, "json")])

@@ -119,7 +119,8 @@ def scan(
     fmt: Format | None = get_format(format) if format else None
     rep = report if report is not None else ValidationReport(str(path))
     rep.format = fmt.name if fmt else None
-    for rec in read_records(path):
+    records = fmt.read(path) if fmt is not None and fmt.read is not None else read_records(path)
+    for rec in records:
         rep.n_records += 1
         probs = list(rec.problems)
         ex: Example | None = None
