@@ -115,3 +115,9 @@ def test_config_to_dict_is_plain() -> None:
     d = config_to_dict(Config())
     assert isinstance(d["data"]["sources"], list)
     yaml.safe_dump(d)  # plain types only
+
+
+def test_float_written_without_a_dot() -> None:
+    assert load_config(None, ["train.lr=3e-4"]).train.lr == 3e-4
+    with pytest.raises(InputError, match="train.lr"):
+        load_config(None, ["train.lr=fast"])

@@ -125,18 +125,6 @@ def info(model_dir: str, as_json: bool) -> None:
         click.echo("note: this is tunelab's embedded demonstration model (toy scale).")
 
 
-try:  # the merge command lives with the LoRA code
-    from tunelab.cli._merge_cmd import merge_cmd as _merge
+from tunelab.cli._merge_cmd import merge_cmd  # noqa: E402  (the merge command lives with the LoRA code)
 
-    model.add_command(_merge, "merge")
-except ImportError:  # pragma: no cover - only before the training package lands
-
-    @model.command("merge")
-    @click.option("--base", required=True)
-    @click.option("--adapter", required=True)
-    @click.option("--out", required=True)
-    def _merge_missing(base: str, adapter: str, out: str) -> None:
-        """Merge a LoRA adapter into its base model (not yet available)."""
-        from tunelab.cli._common import not_yet
-
-        not_yet("model merge")
+model.add_command(merge_cmd, "merge")

@@ -13,8 +13,14 @@ from tunelab.models._load import (
     resolve_dtype,
     resolve_model_path,
 )
+from tunelab.models._lora import apply_lora, load_qlora_base, trainable_parameters
+from tunelab.models._merge import merge_adapter
 
 __all__ = [
+    "apply_lora",
+    "load_qlora_base",
+    "merge_adapter",
+    "trainable_parameters",
     "FALLBACK_CHAT_TEMPLATE",
     "TINY_NAME",
     "is_tiny",

@@ -1,0 +1,324 @@
+"""Training throughput: tunelab's loop vs TRL ``SFTTrainer``, side by side, one invocation.
+
+Same model (the embedded tiny Llama), same tokens (both train on the rows tunelab's encoder
+produced: identical input ids and loss masks), same optimizer (AdamW, lr, cosine without
+warmup, clipping 1.0), same number of optimizer steps and the same tokens per step.
+
+"Global batch": TRL padded takes ``--batch`` examples per step. Packed runs take
+``round(batch * mean_example_tokens / pack_length)`` rows of ``pack_length`` tokens, i.e. the same
+tokens per step. TRL is tried padded and packed, fp32 and bf16; the fastest configuration is
+the one compared (and named in the output).
+
+Figures: target tokens/s (tokens that carry loss) over the steady-state steps (the first two
+steps are warm-up), median over ``--reps`` alternating repetitions; the mean loss of the last five
+steps; model FLOPs utilization = 6 * params * processed tokens/s over a matmul peak measured here.
+The last line printed is one JSON object.
+
+    python benchmarks/train_throughput.py [--steps 20] [--batch 32] [--reps 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["TUNELAB_NO_PROGRESS"] = "1"
+
+TASKS = [
+    "fin_sentiment",
+    "triage_level",
+    "med_abbrev",
+    "revenue_trend",
+    "extract_dose",
+    "highest_revenue_year",
+    "lb_to_kg",
+    "percent_change",
+]
+WARMUP_STEPS = 2
+
+
+def matmul_peak_gflops(dtype: Any, n: int = 1024, reps: int = 10) -> float:
+    import torch
+
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def build_data(n: int, pack_length: int, tmp: Path) -> tuple[Path, list[dict[str, Any]], dict[str, float]]:
+    """Mixed-length instruction examples (all fitting pack_length) and their tunelab encoding."""
+    import tunelab.synth as synth
+    from tunelab.data import encode
+    from tunelab.models import load_tokenizer
+
+    tok = load_tokenizer("tunelab-tiny")
+    examples = []
+    for i, task in enumerate(TASKS):
+        examples += synth.generate(task, n // len(TASKS) + 20, seed=100 + i, templates="train")
+    import random
+
+    random.Random(0).shuffle(examples)
+    keep, rows = [], []
+    for ex in examples:  # one by one, so each kept example stays paired with its row
+        r = encode([ex], tok, pack_length, mask="assistant", render="chat", overlong="drop")
+        if r:
+            keep.append(ex)
+            rows.append(r[0])
+        if len(keep) == n:
+            break
+    path = tmp / "data.jsonl"
+    path.write_text("".join(ex.to_json() + "\n" for ex in keep), encoding="utf-8")
+    lens = [len(r["input_ids"]) for r in rows]
+    targets = [sum(x != -100 for x in r["labels"]) for r in rows]
+    stats = {
+        "examples": len(rows),
+        "mean_tokens": sum(lens) / len(lens),
+        "min_tokens": min(lens),
+        "max_tokens": max(lens),
+        "mean_target_tokens": sum(targets) / len(targets),
+        "tokens_per_target": sum(lens) / sum(targets),
+    }
+    return path, rows, stats
+
+
+def run_tunelab(
+    data: Path, out: Path, steps: int, rows_per_step: int, pack_length: int, lr: float
+) -> dict[str, Any]:
+    from tunelab.config import config_from_dict
+    from tunelab.train import train
+
+    cfg = config_from_dict(
+        {
+            "run_name": "tunelab",
+            "output_dir": str(out),
+            "data": {
+                "sources": [{"path": str(data)}],
+                "val_ratio": 0.0,
+                "max_length": pack_length,
+                "packing": True,
+                "dedup": False,
+            },
+            "train": {
+                "max_steps": steps,
+                "batch_size": rows_per_step,
+                "lr": lr,
+                "warmup_steps": 0,
+                "schedule": "cosine",
+                "min_lr_ratio": 0.0,
+                "eval_every": 0,
+                "log_every": 1,
+                "save_every": 0,
+                "bf16": "auto",
+            },
+        }
+    )
+    res = train(cfg)
+    lines = [json.loads(x) for x in (out / "tunelab" / "metrics.jsonl").read_text().splitlines()]
+    steady = lines[WARMUP_STEPS:]
+    toks = [x["tokens"] - y["tokens"] for x, y in zip(steady, lines[WARMUP_STEPS - 1 :])]
+    secs = [t / x["tokens_per_s"] for t, x in zip(toks, steady)]
+    return {
+        "target_tokens_per_s": sum(toks) / sum(secs),
+        "final_loss": statistics.mean(x["loss"] for x in lines[-5:]),
+        "bf16": res.summary["bf16"],
+        "efficiency": res.summary["data"]["token_efficiency"],
+    }
+
+
+def run_trl(
+    rows: list[dict[str, Any]],
+    out: Path,
+    steps: int,
+    batch: int,
+    packed: bool,
+    bf16: bool,
+    pack_length: int,
+    rows_per_step: int,
+    lr: float,
+) -> dict[str, Any]:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from tunelab.models import load_tokenizer
+    from tunelab.models._tiny import tiny_model_dir
+
+    counted: list[int] = []
+    times: list[float] = []
+
+    class Timer(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            times.append(time.perf_counter())
+
+    class CountingSFT(SFTTrainer):
+        def training_step(self, model: Any, inputs: Any, *a: Any, **k: Any) -> Any:
+            counted.append(int((inputs["labels"][..., 1:] != -100).sum()))  # the shifted targets
+            return super().training_step(model, inputs, *a, **k)
+
+    ds = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+    args = SFTConfig(
+        output_dir=str(out),
+        max_steps=steps,
+        per_device_train_batch_size=rows_per_step if packed else batch,
+        learning_rate=lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=0,
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=bf16,
+        packing=packed,
+        max_length=pack_length,
+        dataloader_num_workers=0,
+        seed=0,
+        disable_tqdm=True,
+    )
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir(), dtype=torch.float32)
+    trainer = CountingSFT(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=load_tokenizer("tunelab-tiny"),
+        callbacks=[Timer()],
+    )
+    t0 = time.perf_counter()
+    trainer.train()
+    times.insert(0, t0)
+    losses = [x["loss"] for x in trainer.state.log_history if "loss" in x]
+    span = times[-1] - times[WARMUP_STEPS]
+    return {
+        "target_tokens_per_s": sum(counted[WARMUP_STEPS:]) / span,
+        "final_loss": statistics.mean(losses[-5:]),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=32, help="examples per step for padded TRL")
+    ap.add_argument("--pack-length", type=int, default=512)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads for both (shared machines: 1)"
+    )
+    ap.add_argument("--lr", type=float, default=1e-3)
+    a = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(a.threads)
+    import logging
+
+    logging.getLogger("tunelab").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tl-bench-"))
+    data, rows, stats = build_data(a.steps * a.batch, a.pack_length, tmp)
+    rows_per_step = max(1, round(a.batch * stats["mean_tokens"] / a.pack_length))
+    print(f"data: {stats}; packed rows per step: {rows_per_step} x {a.pack_length}", file=sys.stderr)
+    from tunelab.models import load_model
+    from tunelab.train import bf16_is_faster
+
+    params = sum(p.numel() for p in load_model("tunelab-tiny", device="cpu").parameters())
+    bf16 = bf16_is_faster("cpu")
+    peak_dtype = torch.bfloat16 if bf16 else torch.float32
+    peaks = [matmul_peak_gflops(peak_dtype)]  # re-measured after every repetition: the machine is shared
+
+    # choose TRL's fastest configuration with a short probe of each
+    probe_steps = max(WARMUP_STEPS + 3, a.steps // 3)
+    variants = {
+        "padded-fp32": (False, False),
+        "padded-bf16": (False, True),
+        "packed-fp32": (True, False),
+        "packed-bf16": (True, True),
+    }
+    probe: dict[str, float] = {}
+    for name, (packed, use_bf16) in variants.items():
+        r = run_trl(
+            rows,
+            tmp / f"probe-{name}",
+            probe_steps,
+            a.batch,
+            packed,
+            use_bf16,
+            a.pack_length,
+            rows_per_step,
+            a.lr,
+        )
+        probe[name] = r["target_tokens_per_s"]
+        print(f"probe TRL {name}: {probe[name]:.0f} target tokens/s", file=sys.stderr)
+    best = max(probe, key=lambda k: probe[k])
+    packed, use_bf16 = variants[best]
+
+    tl_runs, trl_runs = [], []
+    for i in range(a.reps):
+        tl_runs.append(run_tunelab(data, tmp / f"tl-{i}", a.steps, rows_per_step, a.pack_length, a.lr))
+        trl_runs.append(
+            run_trl(
+                rows, tmp / f"trl-{i}", a.steps, a.batch, packed, use_bf16, a.pack_length, rows_per_step, a.lr
+            )
+        )
+        print(
+            f"rep {i}: tunelab {tl_runs[-1]['target_tokens_per_s']:.0f}, TRL {best} "
+            f"{trl_runs[-1]['target_tokens_per_s']:.0f} target tokens/s",
+            file=sys.stderr,
+        )
+    tl_tps = statistics.median(r["target_tokens_per_s"] for r in tl_runs)
+    trl_tps = statistics.median(r["target_tokens_per_s"] for r in trl_runs)
+    tl_loss = statistics.median(r["final_loss"] for r in tl_runs)
+    trl_loss = statistics.median(r["final_loss"] for r in trl_runs)
+    peak = max(peaks)
+    processed = tl_tps * stats["tokens_per_target"]  # real (non-pad) tokens/s, from the data's ratio
+    mfu = 6 * params * processed / (peak * 1e9)
+    result = {
+        "benchmark": "train_throughput",
+        "model": "tunelab-tiny",
+        "params": params,
+        "threads": a.threads,
+        "steps": a.steps,
+        "batch_examples": a.batch,
+        "pack_length": a.pack_length,
+        "rows_per_step": rows_per_step,
+        "tunelab_target_tokens_per_s": round(tl_tps, 1),
+        "trl_target_tokens_per_s": round(trl_tps, 1),
+        "ratio": round(tl_tps / trl_tps, 3),
+        "trl_config": best,
+        "trl_probe_target_tokens_per_s": {k: round(v, 1) for k, v in probe.items()},
+        "tunelab_final_loss": round(tl_loss, 4),
+        "trl_final_loss": round(trl_loss, 4),
+        "loss_rel_diff": round(abs(tl_loss - trl_loss) / trl_loss, 4),
+        "tunelab_bf16": tl_runs[0]["bf16"],
+        "tunelab_packing_efficiency": tl_runs[0]["efficiency"],
+        "matmul_peak_gflops": round(peak, 1),
+        "tunelab_mfu": round(mfu, 4),
+        "data": stats,
+    }
+    print(
+        f"tunelab {tl_tps:.0f} vs TRL ({best}) {trl_tps:.0f} target tokens/s: ratio {tl_tps / trl_tps:.2f}; "
+        f"final loss {tl_loss:.4f} vs {trl_loss:.4f}; MFU {mfu:.1%} of {peak:.0f} GFLOP/s"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Checkpoints: atomic writes, keep-last-N plus best, finding the latest to resume from.
+
+Layout of ``checkpoints/step-N/``:
+    model/               save_pretrained of the model or the LoRA adapter (loads without tunelab)
+    state/               accelerate.save_state: weights, optimizer, scheduler, RNG states per process
+    trainer_state.json   step, data position, token count, early-stopping and best-loss bookkeeping
+
+A checkpoint is written to ``checkpoints/.tmp-step-N``, every file fsync'ed, then renamed: a run
+killed mid-write leaves a ``.tmp-`` folder that resume ignores and the next save removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+__all__ = ["save_checkpoint", "latest_checkpoint", "prune_checkpoints", "read_trainer_state"]
+
+_STEP_RE = re.compile(r"^step-(\d+)$")
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    accelerator: Any, model: Any, ckpt_root: Path, step: int, trainer_state: dict[str, Any]
+) -> Path:
+    """Write ``ckpt_root/step-{step}`` atomically (every process must call it).
+
+    Args:
+        accelerator: the run's ``Accelerator`` (its prepared objects are saved with ``save_state``).
+        model: the unwrapped model or peft model (saved with ``save_pretrained``).
+        ckpt_root: the ``checkpoints`` folder.
+        step: the optimizer step just completed.
+        trainer_state: JSON-serialisable loop state.
+
+    Returns:
+        The final checkpoint folder.
+    """
+    final = ckpt_root / f"step-{step}"
+    tmp = ckpt_root / f".tmp-step-{step}"
+    if accelerator.is_main_process:
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+        for stale in ckpt_root.glob(".tmp-step-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp.mkdir()
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+    if accelerator.is_main_process:
+        model.save_pretrained(str(tmp / "model"), safe_serialization=True)
+        (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1), encoding="utf-8")
+        _fsync_tree(tmp)
+        if final.exists():  # a rerun of the same step (resumed after a crash past it)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(ckpt_root)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _steps(ckpt_root: Path) -> list[tuple[int, Path]]:
+    if not ckpt_root.is_dir():
+        return []
+    found = []
+    for p in ckpt_root.iterdir():
+        m = _STEP_RE.match(p.name)
+        if m and p.is_dir() and (p / "trainer_state.json").is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(ckpt_root: Path) -> Path | None:
+    """The complete checkpoint with the highest step, or ``None``."""
+    steps = _steps(ckpt_root)
+    return steps[-1][1] if steps else None
+
+
+def prune_checkpoints(ckpt_root: Path, keep_last: int, best_step: int | None) -> list[Path]:
+    """Delete all but the ``keep_last`` newest checkpoints and the best one.
+
+    Returns:
+        The folders removed.
+    """
+    steps = _steps(ckpt_root)
+    keep = {s for s, _ in steps[-keep_last:]} if keep_last > 0 else set()
+    if best_step is not None:
+        keep.add(best_step)
+    removed = []
+    for s, p in steps:
+        if s not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def read_trainer_state(ckpt: Path) -> dict[str, Any]:
+    """The loop state stored with a checkpoint."""
+    state: dict[str, Any] = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    return state

@@ -1,0 +1,193 @@
+"""The training loss: cross-entropy on target tokens only, computed in chunks from hidden states.
+
+A causal LM's logits are (B, T, V); for a 128k vocabulary at B*T = 16k tokens that is 8 GiB in
+fp32 before its gradient. Here the decoder returns hidden states (B, T, H), only the positions
+that have a target are kept (N, H), and the lm_head + log-softmax run over chunks of them: the
+largest live tensor is (chunk, V). The gradient w.r.t. hidden states and lm_head weight is
+computed chunk by chunk in the forward pass (the Liger-kernel "fused linear cross-entropy"
+idea), so backward needs no recomputation and no saved logits.
+
+The module returns the *sum* of token losses and the token count; the caller divides by the
+number of target tokens of the whole accumulated (and all-process) batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["chunked_cross_entropy", "CausalLMLoss", "neftune_hook", "decoder_and_head"]
+
+IGNORE_INDEX = -100
+
+
+class _FusedLinearCrossEntropy(torch.autograd.Function):
+    """sum_i CE(hidden_i @ W^T, target_i), with grads computed during the forward pass."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        hidden: torch.Tensor,  # (N, H)
+        weight: torch.Tensor,  # (V, H)
+        targets: torch.Tensor,  # (N,)
+        chunk: int,
+        compute_dtype: torch.dtype,
+    ) -> torch.Tensor:
+        want_h, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        n = hidden.shape[0]
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        grad_h = torch.empty_like(hidden) if want_h else None
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
+        w = weight.to(compute_dtype)
+        for s in range(0, n, chunk):
+            h = hidden[s : s + chunk].to(compute_dtype)  # (c, H)
+            t = targets[s : s + chunk]  # (c,)
+            logits = (h @ w.t()).float()  # (c, V): the only vocabulary-sized tensor alive
+            lse = torch.logsumexp(logits, dim=-1)  # (c,)
+            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            if want_h or want_w:
+                # d(sum CE)/d logits = softmax - onehot
+                g = logits.sub_(lse[:, None]).exp_()
+                g[torch.arange(t.shape[0], device=t.device), t] -= 1.0
+                g_c = g.to(compute_dtype)
+                if grad_h is not None:
+                    grad_h[s : s + chunk] = (g_c @ w).to(hidden.dtype)
+                if grad_w is not None:
+                    grad_w += (g_c.t() @ h).float()
+        ctx.save_for_backward(
+            grad_h if grad_h is not None else torch.empty(0),
+            grad_w if grad_w is not None else torch.empty(0),
+        )
+        ctx.weight_dtype = weight.dtype
+        ctx.flags = (want_h, want_w)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        grad_h, grad_w = ctx.saved_tensors
+        want_h, want_w = ctx.flags
+        gh = grad_h * grad_out.to(grad_h.dtype) if want_h else None
+        gw = (grad_w * grad_out).to(ctx.weight_dtype) if want_w else None
+        return gh, gw, None, None, None
+
+
+def _compute_dtype(device: torch.device, fallback: torch.dtype) -> torch.dtype:
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return fallback
+
+
+def chunked_cross_entropy(
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    lm_head: nn.Module,
+    chunk_size: int = 2048,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed cross-entropy of the target tokens, never building the full (B, T, V) logits.
+
+    Args:
+        hidden: final hidden states, (B, T, H) or (N, H).
+        targets: next-token ids aligned with ``hidden`` (already shifted), -100 where there is no
+            target; same leading shape as ``hidden``.
+        lm_head: the output projection. A plain ``nn.Linear`` without bias takes the fused path;
+            anything else (a LoRA-wrapped or quantized head) is called chunk by chunk under
+            activation checkpointing.
+        chunk_size: target tokens per chunk.
+
+    Returns:
+        ``(loss_sum, n_targets)``: the float32 sum of token losses and the number of targets.
+    """
+    h = hidden.reshape(-1, hidden.shape[-1])  # (B*T, H)
+    t = targets.reshape(-1)  # (B*T,)
+    keep = t != IGNORE_INDEX
+    h, t = h[keep], t[keep]  # (N, H), (N,): the masked prompt never reaches the lm_head
+    n = torch.count_nonzero(keep)
+    if t.numel() == 0:
+        return hidden.sum() * 0.0, n
+    weight = getattr(lm_head, "weight", None)
+    if type(lm_head) is nn.Linear and lm_head.bias is None and weight is not None:
+        dtype = _compute_dtype(h.device, weight.dtype)
+        with torch.autocast(h.device.type, enabled=False):
+            loss = _FusedLinearCrossEntropy.apply(h, weight, t, chunk_size, dtype)
+        return loss, n
+    from torch.utils.checkpoint import checkpoint
+
+    def piece(hc: torch.Tensor, tc: torch.Tensor) -> torch.Tensor:
+        logits = lm_head(hc).float()  # (c, V)
+        return nn.functional.cross_entropy(logits, tc, reduction="sum")
+
+    total = torch.zeros((), dtype=torch.float32, device=h.device)
+    for s in range(0, h.shape[0], chunk_size):
+        total = total + checkpoint(piece, h[s : s + chunk_size], t[s : s + chunk_size], use_reentrant=False)
+    return total, n
+
+
+def decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """The decoder stack (returns hidden states) and the lm_head of a causal LM, peft-wrapped or not.
+
+    Raises:
+        TypeError: the model exposes no decoder / output embeddings.
+    """
+    base: Any = model
+    if hasattr(base, "get_base_model"):  # peft.PeftModel: LoRA layers are injected in place
+        base = base.get_base_model()
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else getattr(base, "model", None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    if decoder is None or head is None:
+        raise TypeError(f"{type(base).__name__} exposes no decoder and lm_head for the chunked loss")
+    return decoder, head
+
+
+class CausalLMLoss(nn.Module):
+    """Wraps a causal LM so that ``forward(batch)`` returns ``(loss_sum, n_targets)``.
+
+    Accelerate/DDP wrap *this* module, so gradient synchronisation sees one forward per
+    micro-batch while the loss stays chunked.
+
+    Args:
+        model: a Hugging Face causal LM or a peft model around one.
+        chunk_size: target tokens per lm_head chunk.
+    """
+
+    def __init__(self, model: nn.Module, chunk_size: int = 2048) -> None:
+        super().__init__()
+        self.model = model
+        self.chunk_size = chunk_size
+        # FSDP auto-wrapping (accelerate) looks for the decoder-layer classes on the prepared module
+        self._no_split_modules = getattr(model, "_no_split_modules", None)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,  # (B, T)
+        targets: torch.Tensor,  # (B, T) next-token ids, -100 = no loss
+        position_ids: torch.Tensor | None = None,  # (B, T), restarting at 0 at each packed example
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        decoder, head = decoder_and_head(self.model)
+        out = decoder(
+            input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask, use_cache=False
+        )
+        hidden = out[0] if isinstance(out, tuple) else out.last_hidden_state  # (B, T, H)
+        return chunked_cross_entropy(hidden, targets, head, self.chunk_size)
+
+
+def neftune_hook(alpha: float) -> Callable[[nn.Module, Any, torch.Tensor], torch.Tensor]:
+    """A forward hook for the input embedding adding NEFTune noise while training.
+
+    Noise is uniform(-1, 1) * alpha / sqrt(L * d) with L the sequence length and d the hidden
+    size (Jain et al. 2023, "NEFTune: Noisy Embeddings Improve Instruction Finetuning").
+    """
+
+    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor:
+        if not module.training:
+            return output
+        seq_len, dim = output.shape[-2], output.shape[-1]
+        scale = alpha / (seq_len * dim) ** 0.5
+        return output + torch.empty_like(output).uniform_(-1.0, 1.0) * scale
+
+    return hook
