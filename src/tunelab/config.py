@@ -39,7 +39,8 @@ __all__ = [
 def _f(default: Any, help: str, **kw: Any) -> Any:
     """A dataclass field with a help string (mutable defaults through default_factory)."""
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+        factory: Any = lambda d=default: type(d)(d)  # noqa: E731 - a fresh copy per instance
+        return field(default_factory=factory, metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
 
 
@@ -249,7 +250,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
             raise bad()
         return [_coerce(v, inner, f"{key}[{i}]", source) for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
+        if isinstance(value, tp):  # type: ignore[arg-type]
             return value
         if not isinstance(value, dict):
             raise bad()

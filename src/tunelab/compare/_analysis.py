@@ -126,8 +126,8 @@ def write_verdict(slices: dict[str, dict[str, Any]], methods: dict[str, dict[str
         vals = [r["value"] for r in s["models"].values() if r and r.get("value") is not None]
         if s.get("scale", "fraction") == "fraction" and vals and max(vals) < 0.05:
             out.append(f"{s['name']}: every model scored below 5% — this slice is not learned at this scale.")
-    for name, m in methods.items():
-        o = m.get("overfitting", {})
+    for name, meth in methods.items():
+        o = meth.get("overfitting", {})
         if o.get("overfit_warning"):
             out.append(
                 f"The {name} run overfit: validation loss rose from step {o['overfit_from_step']} while "

@@ -151,11 +151,21 @@ def render_markdown(data: dict[str, Any]) -> str:
     for r in _slice_rows(data):
         s = r["slice"]
         lines.append(f"- **{s['name']}**: {s.get('description', '')} Metric: {s.get('how', s['metric'])}")
+    if data.get("contamination"):
+        lines.append(f"- Decontamination: {_contamination_text(data['contamination'])}")
     if data.get("decoding"):
         lines.append(f"- Decoding: {json.dumps(data['decoding'])}")
     if data.get("statistics"):
         lines.append(f"- Statistics: {data['statistics']}")
     return "\n".join(lines) + "\n"
+
+
+def _contamination_text(c: dict[str, Any]) -> str:
+    per = "; ".join(
+        f"{k}: {v['dropped_seen_in_training']} of {v['candidates']} candidates dropped, {v['kept']} kept"
+        for k, v in c.get("slices", {}).items()
+    )
+    return f"{c.get('rule', '')} ({per})."
 
 
 def _short(s: Any, n: int = 140) -> str:
@@ -275,6 +285,8 @@ def render_html(data: dict[str, Any]) -> str:
             f"<li><b>{e(s['name'])}</b>: {e(s.get('description', ''))} "
             f"<i>Metric:</i> {e(s.get('how', s['metric']))}</li>"
         )
+    if data.get("contamination"):
+        parts.append(f"<li><b>Decontamination</b>: {e(_contamination_text(data['contamination']))}</li>")
     if data.get("decoding"):
         parts.append(f"<li><b>Decoding</b>: {e(json.dumps(data['decoding']))}</li>")
     if data.get("statistics"):

@@ -4,6 +4,7 @@ Light to import: sacrebleu, rouge_score, scikit-learn, scipy, numpy and sympy lo
 them, and nothing here imports torch.
 """
 
+from tunelab.evaluate._backends import Backend, OpenAIBackend, TransformersBackend, VLLMBackend
 from tunelab.evaluate._extract import EXTRACTION_METHODS, extract_answer
 from tunelab.evaluate._finqa import (
     FinQAExecution,
@@ -17,6 +18,18 @@ from tunelab.evaluate._finqa import (
     program_answer,
     run_program,
 )
+from tunelab.evaluate._generate import Decoding, Generation, chat_template_hash, render_prompt
+from tunelab.evaluate._generate import generate as generate_texts
+from tunelab.evaluate._human import ReviewExport, ReviewResult, export_review, import_review
+from tunelab.evaluate._items import load_items, load_texts
+from tunelab.evaluate._judge import (
+    PairwiseResult,
+    SingleGradeResult,
+    grade_single,
+    judge_pairwise,
+    length_controlled_win_rate,
+)
+from tunelab.evaluate._loglik import ChoiceScores, score_choices
 from tunelab.evaluate._metrics import (
     CLASSIFICATION_METRICS,
     DEFAULT_METRICS,
@@ -44,6 +57,9 @@ from tunelab.evaluate._numeric import (
     parse_number,
     tatqa_em_f1,
 )
+from tunelab.evaluate._ppl import PerplexityResult, perplexity
+from tunelab.evaluate._runner import EvalResult, evaluate_model, scores_table
+from tunelab.evaluate._scoring import MetricScore
 from tunelab.evaluate._stats import (
     BootstrapCI,
     McNemarResult,
@@ -53,8 +69,56 @@ from tunelab.evaluate._stats import (
     mcnemar,
     paired_bootstrap,
 )
+from tunelab.evaluate._suite import (
+    ChoiceSpec,
+    DataSpec,
+    ExtractSpec,
+    PerplexitySpec,
+    PromptSpec,
+    Suite,
+    list_suites,
+    load_suite,
+    suite_from_dict,
+)
 
 __all__ = [
+    "Backend",
+    "OpenAIBackend",
+    "TransformersBackend",
+    "VLLMBackend",
+    "Decoding",
+    "Generation",
+    "chat_template_hash",
+    "render_prompt",
+    "generate_texts",
+    "ReviewExport",
+    "ReviewResult",
+    "export_review",
+    "import_review",
+    "load_items",
+    "load_texts",
+    "PairwiseResult",
+    "SingleGradeResult",
+    "grade_single",
+    "judge_pairwise",
+    "length_controlled_win_rate",
+    "ChoiceScores",
+    "score_choices",
+    "PerplexityResult",
+    "perplexity",
+    "EvalResult",
+    "evaluate_model",
+    "scores_table",
+    "MetricScore",
+    "ChoiceSpec",
+    "DataSpec",
+    "ExtractSpec",
+    "PerplexitySpec",
+    "PromptSpec",
+    "Suite",
+    "list_suites",
+    "load_suite",
+    "suite_from_dict",
     "CLASSIFICATION_METRICS",
     "DEFAULT_METRICS",
     "EXTRACTION_METHODS",

@@ -226,6 +226,56 @@ def finance_text(r: random.Random) -> str:
     return "\n".join(sents)
 
 
+_MOODS = [
+    "positive",
+    "negative",
+    "neutral",
+    "mixed",
+    "cautious",
+    "upbeat",
+    "gloomy",
+    "calm",
+    "urgent",
+    "routine",
+]
+_TOPICS = [
+    "the weather",
+    "the match",
+    "the concert",
+    "the new bridge",
+    "the harvest",
+    "the school play",
+    "the town meeting",
+    "the train schedule",
+    "the museum opening",
+    "the bakery",
+]
+
+
+def _opinion_doc(r: random.Random) -> str:
+    """Everyday sentences that use evaluative words in general contexts (no task labels)."""
+    out = []
+    for _ in range(r.randint(2, 5)):
+        name, topic, mood = r.choice(_NAMES), r.choice(_TOPICS), r.choice(_MOODS)
+        k = r.random()
+        if k < 0.4:
+            out.append(f"{name} wrote a {mood} note about {topic}.")
+        elif k < 0.7:
+            out.append(f"The feeling in {r.choice(_PLACES)} about {topic} was {mood}.")
+        else:
+            out.append(f"Most people called {topic} {mood}, but {name} disagreed.")
+    return " ".join(out)
+
+
+def _domain_context(r: random.Random) -> str:
+    """The raw text of a medical or financial case (notes, tables, headlines) with no question or
+    answer: what a base model would have read in its domain, never a task's label."""
+    from tunelab.synth import get_task, list_tasks
+
+    names = [t.name for t in list_tasks()]
+    return str(get_task(r.choice(names)).make(r).context)
+
+
 def general_text(n: int, seed: int = HELDOUT_SEED) -> list[str]:
     """``n`` general-prose documents from a seeded generator."""
     r = random.Random(seed)
@@ -233,10 +283,20 @@ def general_text(n: int, seed: int = HELDOUT_SEED) -> list[str]:
 
 
 def pretraining_corpus(n_docs: int, seed: int = 0) -> list[str]:
-    """A mixture: 40% general prose, 30% clinical notes, 30% financial snippets."""
+    """A mixture: 30% general prose, 10% everyday opinion sentences, 20% clinical notes, 20% financial
+    snippets, 20% raw domain cases (notes, tables, headlines) without questions or answers."""
     r = random.Random(seed)
     docs = []
     for _ in range(n_docs):
         k = r.random()
-        docs.append(_general_doc(r) if k < 0.4 else medical_text(r) if k < 0.7 else finance_text(r))
+        if k < 0.3:
+            docs.append(_general_doc(r))
+        elif k < 0.4:
+            docs.append(_opinion_doc(r))
+        elif k < 0.6:
+            docs.append(medical_text(r))
+        elif k < 0.8:
+            docs.append(finance_text(r))
+        else:
+            docs.append(_domain_context(r))
     return docs

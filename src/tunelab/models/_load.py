@@ -182,7 +182,7 @@ def load_model(
         raise InputError(f"cannot load a model: {e}", file=name_or_path) from e
     except ValueError as e:
         raise TunelabError(f"cannot load {name_or_path}: {e}") from e
-    return model.to(dev)
+    return model.to(dev)  # type: ignore[arg-type]  # transformers' .to accepts a device string
 
 
 def load_model_and_tokenizer(cfg: Any) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -7,15 +7,10 @@ with :func:`tunelab.evaluate.parse_number`.
 
 from __future__ import annotations
 
-import json
-import re
-
 __all__ = ["ANSWER_FORMATS", "extract_answer", "fmt_num", "fmt_thousands"]
 
 #: answer forms a template can request
 ANSWER_FORMATS = ("number", "label", "text", "json", "reasoning_then_answer")
-
-_ANSWER_LINE_RE = re.compile(r"(?im)^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$")
 
 
 def fmt_num(x: float, decimals: int) -> str:
@@ -36,43 +31,38 @@ def extract_answer(
 ) -> str | None:
     """Extract the final answer from a response written in the form a template asked for.
 
-    The rules are strict on purpose (a lenient first-or-last-match inflates scores):
+    A thin mapping from ``answer_format`` to the evaluation's strict extraction
+    (:func:`tunelab.evaluate.extract_answer`, through the same per-format rule the evaluation runner applies
+    to ``meta["answer_format"]``), so that generators, verifiers and evaluation read answers one way:
 
-    - ``json``: the last ``{...}`` object in the text that parses and has an ``"answer"`` key.
+    - ``json``: the whole response (optionally in a json fence) is one JSON object; its ``"answer"`` field.
     - ``reasoning_then_answer``: the last line starting with ``Answer:``.
-    - ``label``: the whole response, stripped of whitespace, case and final punctuation, must be
-      one of ``labels`` (when given).
-    - ``number`` / ``text``: the whole response, stripped.
+    - ``label``: the whole response, stripped, equals one of ``labels`` (case-insensitively); returned as
+      spelled in ``labels``.
+    - ``number``: the whole response is one number; ``text``: the whole response, stripped.
 
     Args:
         text: the response.
         answer_format: one of :data:`ANSWER_FORMATS`.
-        labels: the closed label set, for ``label``.
+        labels: the closed label set (required for ``label``).
 
     Returns:
         The answer string, or ``None`` when the response does not follow the form.
 
     Raises:
-        ValueError: on an unknown ``answer_format``.
+        ValueError: an unknown ``answer_format``, or ``label`` without ``labels``.
     """
-    if answer_format == "json":
-        for m in reversed(list(re.finditer(r"\{[^{}]*\}", text))):
-            try:
-                obj = json.loads(m.group(0))
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict) and "answer" in obj:
-                return str(obj["answer"]).strip()
-        return None
-    if answer_format == "reasoning_then_answer":
-        found = _ANSWER_LINE_RE.findall(text)
-        return found[-1].strip() if found else None
-    if answer_format == "label":
-        cand = text.strip().strip(".!").strip().lower()
-        if labels is not None and cand not in {lab.lower() for lab in labels}:
-            return None
-        return cand or None
-    if answer_format in ("number", "text"):
-        cand = text.strip()
-        return cand or None
-    raise ValueError(f"unknown answer_format {answer_format!r}; expected one of {ANSWER_FORMATS}")
+    from tunelab.data import Example
+    from tunelab.evaluate._scoring import extract_item
+    from tunelab.evaluate._suite import ExtractSpec
+
+    if answer_format not in ANSWER_FORMATS:
+        raise ValueError(f"unknown answer_format {answer_format!r}; expected one of {ANSWER_FORMATS}")
+    if answer_format == "label" and not labels:
+        raise ValueError("answer_format 'label' needs labels=[...]")
+    meta: dict[str, object] = {"answer_format": answer_format}
+    if labels:
+        meta["labels"] = list(labels)
+    answer, _rule = extract_item(text, Example(messages=[], meta=meta), ExtractSpec(method="auto"))
+    # the evaluation's whole-number pattern can capture the space before an absent "%": strip it
+    return answer.strip() if answer is not None else None

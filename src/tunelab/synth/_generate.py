@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from typing import Any
@@ -15,7 +16,7 @@ from tunelab.synth._types import Derived, GenerationReport, Task, Verdict
 
 __all__ = ["GENERATOR_VERSION", "TEMPLATE_SETS", "generate", "generate_report", "verify"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 TEMPLATE_SETS = ("train", "heldout", "finetune")
 
 
@@ -159,6 +160,9 @@ def generate_report(task: str, n: int, seed: int = 0, templates: str = "train") 
             "answer_text": case.answer_text,
             "labels": list(spec.info.labels) if spec.info.labels else None,
             "question": case.question,
+            # the case text's hash, the same under every template: evaluation sets drop items whose case
+            # was trained on (tunelab.compare decontaminates with it)
+            "case_hash": hashlib.sha1(case.context.encode("utf-8")).hexdigest()[:16],
             "generator": f"tunelab.synth.{module}.{task}",
             "version": GENERATOR_VERSION,
             "seed": seed,

@@ -33,19 +33,58 @@ ABBREVIATIONS = {
     "npo": "nothing by mouth",
 }
 
-_COS = (
-    "Acme Corp",
+_CO_HEADS = (
+    "Acme",
     "Globex",
     "Initech",
-    "Umbrella Bank",
-    "Stark Motors",
-    "Wayne Retail",
+    "Umbrella",
+    "Stark",
+    "Wayne",
     "Hooli",
-    "Vandelay Imports",
-    "Soylent Foods",
-    "Tyrell Energy",
-    "Cyberdyne Systems",
-    "Wonka Confections",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Nakatomi",
+    "Oscorp",
+    "Massive",
+    "Virtucon",
+    "Gringotts",
+    "Monarch",
+    "Aperture",
+    "Blue Sun",
+    "Dunder",
+    "Pied Piper",
+    "Sterling",
+    "Prestige",
+)
+_CO_TAILS = (
+    "Corp",
+    "Bank",
+    "Motors",
+    "Retail",
+    "Foods",
+    "Energy",
+    "Systems",
+    "Holdings",
+    "Airlines",
+    "Pharma",
+)
+#: 240 company names: a tiny model must read the cue words, not memorize the companies
+_COS = tuple(f"{h} {t}" for h in _CO_HEADS for t in _CO_TAILS)
+#: endings with no sentiment cue, for variety
+_TAILS = (
+    "",
+    "",
+    "",
+    " in early trading",
+    " on Monday",
+    " as investors react",
+    " ahead of the open",
+    " in a busy session",
+    " this week",
+    " in Asian markets",
 )
 _POS = (
     (
@@ -94,6 +133,7 @@ def make_fin_sentiment(rng: random.Random) -> Case:
     co = rng.choice(_COS)
     if label == "neutral":
         h = rng.choice(_NEU).format(co=co, month=rng.choice(_MONTHS), city=rng.choice(_CITIES))
+        h += rng.choice(_TAILS)
         why = "The headline reports a routine corporate event with no positive or negative cue."
     else:
         verbs, events = _POS if label == "positive" else _NEG
@@ -102,7 +142,7 @@ def make_fin_sentiment(rng: random.Random) -> Case:
             rng.choice(solo).format(co=co)
             if rng.random() < 0.3
             else f"{co} {rng.choice(verbs)} {rng.choice(events)}"
-        )
+        ) + rng.choice(_TAILS)
         why = (
             f"The headline uses {label} cue words (good news for the company)."
             if label == "positive"

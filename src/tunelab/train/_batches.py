@@ -63,6 +63,14 @@ def _read_source(src: SourceConfig, seed: int, where: str) -> list[Example]:
     return list(generate(src.task, src.n, seed=seed, templates=src.templates))
 
 
+def read_sources(cfg: Config) -> list[list[Example]]:
+    """Every training source's examples, read or generated exactly as training does (source ``i`` of
+    a synthetic task is generated with seed ``synth.seed + i``), before dedup, split and weighting."""
+    return [
+        _read_source(src, cfg.synth.seed + i, f"data.sources[{i}]") for i, src in enumerate(cfg.data.sources)
+    ]
+
+
 def _weighted(examples: list[Example], weight: float, rng: random.Random) -> list[Example]:
     """round(weight * n) examples: whole copies for the integer part, a seeded sample for the rest."""
     if weight < 0:
@@ -157,7 +165,7 @@ def build_train_data(cfg: Config, tokenizer: Any) -> TrainData:
     val_ex: list[Example] = []
     for i, src in enumerate(d.sources):
         where = f"data.sources[{i}]"
-        examples = _read_source(src, cfg.synth.seed + i, where)
+        examples = _read_source(src, cfg.synth.seed + i, where)  # the seeding rule of read_sources
         n_read = len(examples)
         if d.dedup:
             seen: set[str] = set()

@@ -43,6 +43,23 @@ def test_public_api_is_pinned() -> None:
         "list_tasks",
         "templates_for",
         "verify",
+        # LLM-driven generation and filters
+        "BLACKLIST",
+        "EVOL_OPERATIONS",
+        "FilterReport",
+        "NoveltyDecision",
+        "NoveltyIndex",
+        "SeedTask",
+        "SynthResult",
+        "default_seeds_path",
+        "evol_instruct",
+        "filter_examples",
+        "instruction_problem",
+        "load_seed_tasks",
+        "make_backend",
+        "output_problem",
+        "rouge_l_fmeasure",
+        "self_instruct",
     }
 
 
@@ -154,13 +171,41 @@ def test_get_task_suggests_the_closest_name() -> None:
 
 
 def test_extract_answer_forms() -> None:
-    assert extract_answer('reasoning {"x": 1} then {"answer": 24.2}', "json") == "24.2"
+    assert extract_answer('{"answer": 24.2}', "json") == "24.2"
+    assert extract_answer('reasoning {"x": 1} then {"answer": 24.2}', "json") is None  # strict: JSON only
     assert extract_answer("not json", "json") is None
     assert extract_answer("step one\nAnswer: 5\nmore\nAnswer: 7 mL/h", "reasoning_then_answer") == "7 mL/h"
     assert extract_answer("no final line", "reasoning_then_answer") is None
     labels = ("positive", "negative", "neutral")
-    assert extract_answer(" Positive.", "label", labels) == "positive"
+    assert extract_answer(" Positive\n", "label", labels) == "positive"
     assert extract_answer("neutral positive", "label", labels) is None  # strict: unstopped generations miss
     assert extract_answer("  12.5 ", "number") == "12.5"
+    assert extract_answer("about 12.5", "number") is None
     with pytest.raises(ValueError):
         extract_answer("x", "yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "labels"),
+    [
+        ('{"answer": "1.64%"}', "json", None),
+        ('```json\n{"answer": 3}\n```', "json", None),
+        ('Sure: {"answer": 3}', "json", None),
+        ("a\nAnswer: 12\nAnswer: 13", "reasoning_then_answer", None),
+        ("Final answer = neutral", "reasoning_then_answer", None),
+        ("Neutral", "label", ("positive", "negative", "neutral")),
+        ("neutral.", "label", ("positive", "negative", "neutral")),
+        (" 5,829 ", "number", None),
+        ("(134)", "number", None),
+        ("  free text  ", "text", None),
+    ],
+)
+def test_extract_answer_is_the_evaluation_rule(text: str, fmt: str, labels: tuple[str, ...] | None) -> None:
+    """One implementation: the synth extraction equals the evaluation runner's strict per-format rule."""
+    from tunelab.data import Example
+    from tunelab.evaluate._scoring import extract_item
+    from tunelab.evaluate._suite import ExtractSpec
+
+    meta = {"answer_format": fmt, **({"labels": list(labels)} if labels else {})}
+    expected, _ = extract_item(text, Example(messages=[], meta=meta), ExtractSpec())
+    assert extract_answer(text, fmt, labels) == (expected.strip() if expected is not None else None)

@@ -1,0 +1,177 @@
+"""Generation throughput: tunelab's batched generation vs a per-example ``model.generate`` loop, and vs
+lm-evaluation-harness (``HFLM.generate_until``) when it is importable, side by side in one process.
+
+Same model (the embedded tiny Llama, CPU, float32), same prompts (``--n`` synthetic-task items through their
+held-out phrasings, chat template with the generation prompt), same greedy settings (``--max-new-tokens``,
+stop at EOS). Checks: tunelab's token ids equal the per-example loop's on every item; lm-eval's texts give
+the same accuracy under the same extraction and scorer. Figures: wall time per pass, median over ``--reps``
+alternating repetitions (the per-example loop, >5x slower, over ``--loop-reps``), and the ratios. The last line printed is one JSON object.
+
+lm-evaluation-harness is not a tunelab dependency. To include it, install it somewhere importable, e.g.
+``pip install --target /tmp/lmeval_site lm_eval`` (plus its missing dependencies) and run with
+``PYTHONPATH=/tmp/lmeval_site``; without it the comparison is skipped and the JSON says so.
+
+    python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--reps 3] [--batch-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TASKS = ["fin_sentiment", "triage_level", "revenue_trend", "lb_to_kg"]
+
+
+def _items(n: int) -> list[Any]:
+    from tunelab.synth import generate as synth
+
+    per = -(-n // len(TASKS))
+    return [ex for t in TASKS for ex in synth(t, per, seed=7, templates="heldout")][:n]
+
+
+def _accuracy(texts: list[str], items: list[Any]) -> float:
+    from tunelab.evaluate._scoring import extract_item, resolve_metrics, score_items
+    from tunelab.evaluate._suite import ExtractSpec
+
+    answers = [extract_item(t, ex, ExtractSpec())[0] for t, ex in zip(texts, items)]
+    metrics = resolve_metrics(["auto"], items)
+    scores, per_item = score_items(metrics, items, answers, 1, 0, set(metrics))
+    vals = [next(iter(p.values())) for p in per_item if p]
+    return sum(vals) / len(vals)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=128)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--reps", type=int, default=5, help="repetitions of tunelab and lm-eval (alternating)")
+    ap.add_argument("--loop-reps", type=int, default=1, help="repetitions of the slow per-example loop")
+    ap.add_argument("--batch-size", type=int, default=64)
+    args = ap.parse_args()
+
+    import torch
+
+    from tunelab.evaluate._generate import Decoding, encode_prompts, generate_ids, render_prompt
+    from tunelab.models import load_model, load_tokenizer
+
+    model = load_model("tunelab-tiny", device="cpu")
+    tok = load_tokenizer("tunelab-tiny")
+    items = _items(args.n)
+    prompts = [render_prompt(ex.prompt_messages, tok, "chat") for ex in items]
+    ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    dec = Decoding(max_new_tokens=args.max_new_tokens)
+    eos = tok.eos_token_id
+
+    def run_tunelab() -> list[list[int]]:
+        return [g.token_ids for g in generate_ids(model, tok, ids, dec, batch_size=args.batch_size)]
+
+    def run_loop() -> list[list[int]]:
+        out = []
+        with torch.inference_mode():
+            for p in ids:
+                row = model.generate(
+                    torch.tensor([p]),
+                    max_new_tokens=args.max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tok.pad_token_id,
+                    eos_token_id=eos,
+                )[0, len(p) :].tolist()
+                out.append(row[: row.index(eos)] if eos in row else row)
+        return out
+
+    lm = None
+    lm_error = None
+    try:
+        from lm_eval.api.instance import Instance
+        from lm_eval.models.huggingface import HFLM
+
+        lm = HFLM(pretrained=model, tokenizer=tok, batch_size=args.batch_size, max_length=1024)
+    except Exception as e:  # noqa: BLE001 - the peer is optional; say why it is missing
+        lm_error = f"{type(e).__name__}: {e}"
+
+    def run_lmeval() -> list[str]:
+        assert lm is not None
+        reqs = [
+            Instance(
+                request_type="generate_until",
+                doc={},
+                idx=0,
+                arguments=(
+                    p,
+                    {"until": [tok.eos_token], "max_gen_toks": args.max_new_tokens, "do_sample": False},
+                ),
+            )
+            for p in prompts
+        ]
+        return list(lm.generate_until(reqs, disable_tqdm=True))
+
+    times: dict[str, list[float]] = {"tunelab": [], "per_example": [], "lm_eval": []}
+    outputs: dict[str, Any] = {}
+    # the fast two alternate (and swap order every rep) so that load from other processes hits both alike
+    plan: list[tuple[str, Any]] = [("per_example", run_loop)] * args.loop_reps
+    for r in range(args.reps):
+        pair = [("tunelab", run_tunelab), ("lm_eval", run_lmeval)]
+        plan += pair if r % 2 == 0 else pair[::-1]
+    for name, fn in plan:
+        if name == "lm_eval" and lm is None:
+            continue
+        t0 = time.perf_counter()
+        outputs[name] = fn()
+        times[name].append(time.perf_counter() - t0)
+    identical = outputs["tunelab"] == outputs["per_example"]
+    n_same = sum(a == b for a, b in zip(outputs["tunelab"], outputs["per_example"]))
+    texts = [tok.decode(t, skip_special_tokens=True) for t in outputs["tunelab"]]
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    result: dict[str, Any] = {
+        "benchmark": "generate_throughput",
+        "model": "tunelab-tiny (embedded, CPU, float32)",
+        "n_prompts": len(prompts),
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "reps": args.reps,
+        "loop_reps": args.loop_reps,
+        "torch_threads": torch.get_num_threads(),
+        "tunelab_s": med["tunelab"],
+        "per_example_s": med["per_example"],
+        "speedup_vs_per_example": med["per_example"] / med["tunelab"],
+        "identical_to_per_example": identical,
+        "n_identical": n_same,
+        "tunelab_accuracy": _accuracy(texts, items),
+    }
+    print(
+        f"tunelab batched: {med['tunelab']:.2f}s  per-example generate: {med['per_example']:.2f}s  "
+        f"ratio {result['speedup_vs_per_example']:.1f}x  identical outputs: {n_same}/{len(prompts)}"
+    )
+    if lm is not None:
+        lm_texts = outputs["lm_eval"]
+        import lm_eval
+
+        result.update(
+            {
+                "lm_eval_version": lm_eval.__version__ if hasattr(lm_eval, "__version__") else "",
+                "lm_eval_s": med["lm_eval"],
+                "speedup_vs_lm_eval": med["lm_eval"] / med["tunelab"],
+                "lm_eval_accuracy": _accuracy(lm_texts, items),
+                "n_same_text_as_lm_eval": sum(a == b for a, b in zip(texts, lm_texts)),
+            }
+        )
+        print(
+            f"lm-eval HFLM.generate_until: {med['lm_eval']:.2f}s  ratio {result['speedup_vs_lm_eval']:.2f}x  "
+            f"accuracy tunelab {result['tunelab_accuracy']:.3f} vs lm-eval {result['lm_eval_accuracy']:.3f}"
+        )
+    else:
+        result["lm_eval"] = f"skipped: {lm_error}"
+        print(f"lm-eval comparison skipped ({lm_error})")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+"""Instruction tuning vs fine-tuning from one base model on one budget, measured on the same items.
+
+Read top to bottom: plan the two runs -> train both (skipped when already done, so an interrupted
+comparison resumes) -> build the evaluation slices -> evaluate base and both tuned models -> paired
+statistics -> verdict -> ``compare.json`` (the report renders from it).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tunelab import __version__
+from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
+from tunelab.config import Config, SourceConfig, dump_config
+from tunelab.errors import InputError
+
+__all__ = ["run_comparison", "plan_runs", "MODELS"]
+
+MODELS = ("base", "instruction", "finetune")
+EVAL_SEED_OFFSET = 1_000  # evaluation items come from seeds the training data never used
+
+Progress = Callable[[str], None]
+
+
+def plan_runs(cfg: Config) -> dict[str, Config]:
+    """The two training configs: same base, same optimizer steps, batch and row length (so the same
+    compute); they differ only in data mixture, templates and rendering."""
+    c = cfg.compare
+    if not c.instruction_tasks:
+        raise InputError("list the tasks of the instruction mixture", field="compare.instruction_tasks")
+    if c.target_task not in c.instruction_tasks:
+        raise InputError(
+            "the target task must be part of the instruction mixture", field="compare.target_task"
+        )
+    overlap = set(c.heldout_tasks) & set(c.instruction_tasks)
+    if overlap:
+        raise InputError(
+            f"held-out tasks must not be trained on: {sorted(overlap)}", field="compare.heldout_tasks"
+        )
+    from tunelab.synth import get_task
+
+    for t in [*c.instruction_tasks, *c.heldout_tasks]:
+        get_task(t)  # unknown task -> InputError naming the closest one
+
+    n = cfg.synth.n_per_task
+    inst = copy.deepcopy(cfg)
+    inst.run_name, inst.output_dir = "instruction", str(cfg.run_dir)
+    inst.data.sources = [SourceConfig(task=t, n=n, templates="train") for t in c.instruction_tasks]
+    inst.data.render, inst.data.mask = "chat", "assistant"
+    fine = copy.deepcopy(cfg)
+    fine.run_name, fine.output_dir = "finetune", str(cfg.run_dir)
+    # the fine-tuned model sees the target task only, as many examples as the whole mixture has
+    fine.data.sources = [
+        SourceConfig(task=c.target_task, n=n * len(c.instruction_tasks), templates="finetune")
+    ]
+    fine.data.render, fine.data.mask = "plain", "assistant"
+    for r in (inst, fine):
+        r.data.val_sources = []
+    return {"instruction": inst, "finetune": fine}
+
+
+def _train_or_reuse(name: str, rcfg: Config, say: Progress) -> dict[str, Any]:
+    run_dir = rcfg.run_dir
+    summary_path = run_dir / "train_summary.json"
+    if summary_path.is_file() and (run_dir / "final").is_dir():
+        say(f"[{name}] already trained: reusing {run_dir / 'final'}")
+    else:
+        from tunelab.train import train
+
+        resume = (run_dir / "checkpoints").is_dir()
+        say(f"[{name}] training {rcfg.train.max_steps} steps ({'resuming' if resume else 'from the base'})")
+        train(rcfg, resume=resume)
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    curve = read_curve(run_dir / "metrics.jsonl")
+    return {
+        "run_dir": str(run_dir),
+        "final_dir": str(run_dir / "final"),
+        "data": [s.__dict__ for s in rcfg.data.sources],
+        "render": rcfg.data.render,
+        "curve": curve,
+        "overfitting": overfitting_summary(curve, summary.get("early_stop_step")),
+        "cost": {
+            "wall_s": summary.get("wall_s", 0.0),
+            "steps": summary.get("steps"),
+            "target_tokens": summary.get("target_tokens", 0),
+            "tokens_per_s": summary.get("tokens_per_s", 0.0),
+            "peak_memory_gib": summary.get("peak_memory_gib", 0.0),
+            "trainable_params": summary.get("trainable_params", 0),
+        },
+        "summary": summary,
+    }
+
+
+def _slices(cfg: Config) -> dict[str, dict[str, Any]]:
+    """Slice definitions: suite data + how the slice is described in the report."""
+    c, seed = cfg.compare, cfg.synth.seed + EVAL_SEED_OFFSET
+    n = c.n_eval
+    per_heldout = max(1, n // max(1, len(c.heldout_tasks)))
+    out: dict[str, dict[str, Any]] = {
+        "in_domain": {
+            "name": "in-domain",
+            "data": [{"task": c.target_task, "templates": "finetune", "n": n, "seed": seed}],
+            "prompt": "plain",
+            "description": f"{c.target_task} in its fixed fine-tuning format (the fine-tuned model's own format).",
+        },
+        "unseen_instructions": {
+            "name": "unseen instructions",
+            "data": [{"task": c.target_task, "templates": "heldout", "n": n, "seed": seed}],
+            "prompt": "chat",
+            "description": f"{c.target_task} through held-out instruction templates neither model trained on.",
+        },
+    }
+    if c.heldout_tasks:
+        out["unseen_tasks"] = {
+            "name": "unseen tasks",
+            "data": [
+                {"task": t, "templates": "heldout", "n": per_heldout, "seed": seed} for t in c.heldout_tasks
+            ],
+            "prompt": "chat",
+            "description": "held-out tasks neither model trained on ("
+            + ", ".join(c.heldout_tasks)
+            + "), through "
+            "held-out templates.",
+        }
+    return out
+
+
+def _suite(key: str, spec: dict[str, Any], cfg: Config) -> Any:
+    from tunelab.evaluate._suite import suite_from_dict
+
+    return suite_from_dict(
+        {
+            "name": key,
+            "kind": "generate",
+            "description": spec["description"],
+            "data": [{"path": spec["file"], "format": "tunelab"}],
+            "prompt": {"format": spec["prompt"]},
+            "decoding": {"max_new_tokens": cfg.eval.max_new_tokens, "temperature": cfg.eval.temperature},
+            "extract": {"method": "auto"},
+            "metrics": ["auto"],
+            "n_bootstrap": cfg.eval.n_bootstrap,
+            "bootstrap_seed": cfg.synth.seed,
+        }
+    )
+
+
+def _ppl_suite(cfg: Config) -> Any:
+    from tunelab.evaluate._suite import suite_from_dict
+
+    return suite_from_dict(
+        {
+            "name": "forgetting",
+            "kind": "perplexity",
+            "description": "held-out general prose (never seen in pretraining or tuning)",
+            "data": [{"text": "general", "n": cfg.compare.n_eval}],
+            "metrics": ["bits_per_byte", "perplexity"],
+            "n_bootstrap": cfg.eval.n_bootstrap,
+            "bootstrap_seed": cfg.synth.seed,
+        }
+    )
+
+
+def _load(model_name: str, final_dir: str | None, cfg: Config) -> tuple[Any, Any]:
+    from tunelab.models import load_model, load_tokenizer
+
+    mc = cfg.model
+    if final_dir is None:
+        return (
+            load_model(mc.name_or_path, mc.dtype, mc.device, mc.trust_remote_code, mc.revision),
+            load_tokenizer(mc.name_or_path, mc.chat_template, mc.trust_remote_code, mc.revision),
+        )
+    tok = load_tokenizer(final_dir, mc.chat_template, mc.trust_remote_code)
+    if (Path(final_dir) / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base = load_model(mc.name_or_path, mc.dtype, mc.device, mc.trust_remote_code, mc.revision)
+        model = PeftModel.from_pretrained(base, final_dir).merge_and_unload()
+    else:
+        model = load_model(final_dir, mc.dtype, mc.device, mc.trust_remote_code)
+    return model, tok
+
+
+def _correct(row: dict[str, Any]) -> float:
+    """The item's own scorer result (pooled slices mix label, numeric and exact-match tasks)."""
+    s = row["scores"]
+    for k in ("label_accuracy", "medcalc_accuracy", "execution_accuracy", "numeric_accuracy", "exact_match"):
+        if s.get(k) is not None:
+            return float(s[k])
+    return 0.0
+
+
+def _eval_all(
+    cfg: Config, methods: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
+) -> dict[str, dict[str, Any]]:
+    """Evaluate every model on every slice; results cached as ``eval/<model>/<slice>/``."""
+    from tunelab.evaluate._runner import evaluate_model
+
+    suites = {k: _suite(k, v, cfg) for k, v in slices.items()}
+    suites["forgetting"] = _ppl_suite(cfg)
+    results: dict[str, dict[str, Any]] = {m: {} for m in MODELS}
+    for m in MODELS:
+        out = cfg.run_dir / "eval" / m
+        todo = [k for k in suites if not (out / "eval" / k / "predictions.jsonl").is_file()]
+        if todo:
+            say(f"[eval] {m}: {', '.join(todo)}")
+            model, tok = _load(m, None if m == "base" else methods[m]["final_dir"], cfg)
+            for k in todo:
+                evaluate_model(model, tok, suites[k], out, model_path=m, batch_size=cfg.eval.batch_size)
+            del model
+        else:
+            say(f"[eval] {m}: already evaluated")
+        for k in suites:
+            d = out / "eval" / k
+            rows = [
+                json.loads(x) for x in (d / "predictions.jsonl").read_text(encoding="utf-8").splitlines() if x
+            ]
+            results[m][k] = {
+                "rows": rows,
+                "scores": json.loads((d / "scores.json").read_text(encoding="utf-8")),
+            }
+    return results
+
+
+def _accuracy_slice(
+    key: str, spec: dict[str, Any], res: dict[str, dict[str, Any]], cfg: Config
+) -> dict[str, Any]:
+    from tunelab.evaluate import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
+
+    ids = [r["id"] for r in res["base"][key]["rows"]]
+    correct = {}
+    for m in MODELS:
+        rows = res[m][key]["rows"]
+        if [r["id"] for r in rows] != ids:
+            raise InputError(f"{m} was evaluated on different items for {key}", field=key)
+        correct[m] = [_correct(r) for r in rows]
+    nb, seed = cfg.eval.n_bootstrap, cfg.synth.seed
+    models = {}
+    for m in MODELS:
+        ci = bootstrap_ci(correct[m], n=nb, seed=seed)
+        models[m] = {"value": ci.estimate, "ci": [ci.low, ci.high]}
+    pairs = {}
+    for a, b in (("instruction", "finetune"), ("finetune", "base"), ("instruction", "base")):
+        pb = paired_bootstrap(correct[b], correct[a], n=nb, seed=seed)  # difference a - b
+        mc = mcnemar(correct[a], correct[b])
+        fl = flipped_items(ids, correct[a], correct[b])
+        pairs[f"{a}-{b}"] = {
+            "diff": pb.difference,
+            "ci": [pb.low, pb.high],
+            "p_value": pb.p_value,
+            "mcnemar_p": mc.p_value,
+            "flipped": {
+                "gained": len(fl["a_only"]),
+                "lost": len(fl["b_only"]),
+                "gained_ids": fl["a_only"][:20],
+                "lost_ids": fl["b_only"][:20],
+            },
+        }
+    examples = []
+    for i in range(min(4, len(ids))):
+        r0 = res["base"][key]["rows"][i]
+        examples.append(
+            {
+                "id": ids[i],
+                "prompt": r0["prompt"],
+                "gold": r0["gold"],
+                "outputs": {m: res[m][key]["rows"][i]["prediction"] for m in MODELS},
+            }
+        )
+    per_task: dict[str, dict[str, float]] = {}
+    for m in MODELS:
+        for r, c in zip(res[m][key]["rows"], correct[m]):
+            t = r.get("task") or "?"
+            per_task.setdefault(t, {}).setdefault(m, 0.0)
+            per_task[t][m] += c
+    counts: dict[str, int] = {}
+    for r in res["base"][key]["rows"]:
+        counts[r.get("task") or "?"] = counts.get(r.get("task") or "?", 0) + 1
+    per_task = {t: {m: v / counts[t] for m, v in d.items()} for t, d in per_task.items()}
+    return {
+        "name": spec["name"],
+        "metric": "accuracy",
+        "scale": "fraction",
+        "higher_is_better": True,
+        "n": len(ids),
+        "description": spec["description"],
+        "how": "per item, the task's own scorer on the strictly extracted answer (label: exact label; numeric: "
+        "the task's tolerance; FinQA: execution accuracy); mean over items; 95% percentile bootstrap CI; "
+        "pairs: paired bootstrap of the difference on the same items, McNemar's test, items that flipped.",
+        "models": models,
+        "pairs": pairs,
+        "per_task": per_task,
+        "examples": examples,
+    }
+
+
+def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, Any]:
+    import math
+
+    from tunelab.evaluate import paired_bootstrap
+
+    def bpb(rows: Sequence[dict[str, Any]]) -> float:
+        return sum(r["nll"] for r in rows) / sum(r["n_bytes"] for r in rows) / math.log(2)
+
+    models, rows = {}, {m: res[m]["forgetting"]["rows"] for m in MODELS}
+    for m in MODELS:
+        s = res[m]["forgetting"]["scores"]["metrics"]["bits_per_byte"]
+        models[m] = {
+            "value": s["value"],
+            "ci": [s["ci_low"], s["ci_high"]] if s.get("ci_low") is not None else None,
+        }
+    pairs = {}
+    nb, seed = cfg.eval.n_bootstrap, cfg.synth.seed
+    for a, b in (("instruction", "finetune"), ("finetune", "base"), ("instruction", "base")):
+        pb = paired_bootstrap(rows[b], rows[a], n=nb, seed=seed, statistic=bpb)
+        pairs[f"{a}-{b}"] = {"diff": pb.difference, "ci": [pb.low, pb.high], "p_value": pb.p_value}
+    return {
+        "name": "forgetting",
+        "metric": "bits_per_byte",
+        "scale": "absolute",
+        "higher_is_better": False,
+        "n": len(rows["base"]),
+        "description": "held-out general prose; a rise in bits per byte over the base model is forgetting.",
+        "how": "bits per byte = sum NLL / sum UTF-8 bytes / ln 2, pooled over the texts (rolling windows, every "
+        "token scored once); paired bootstrap over texts of the pooled statistic.",
+        "models": models,
+        "pairs": pairs,
+        "examples": [],
+    }
+
+
+def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
+    """(task, case hash) of every example either method trains on, generated as training does."""
+    from tunelab.train._batches import read_sources
+
+    seen: set[tuple[str, str]] = set()
+    for rcfg in runs.values():
+        for examples in read_sources(rcfg):
+            for ex in examples:
+                if ex.meta.get("case_hash"):
+                    seen.add((str(ex.meta.get("task")), str(ex.meta["case_hash"])))
+    return seen
+
+
+def _write_eval_sets(
+    cfg: Config, runs: dict[str, Config], slices: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Generate each slice's items from evaluation seeds, drop every item whose case (the note, table or
+    headline, under any template) either method trained on, and write the sets to ``eval_sets/``.
+
+    Returns:
+        Per slice: candidates drawn, items dropped as seen in training, items kept.
+    """
+    from tunelab.synth import generate
+
+    seen = _trained_cases(runs)
+    out_dir = cfg.run_dir / "eval_sets"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, dict[str, Any]] = {}
+    for key, spec in slices.items():
+        kept_all, drawn, dropped = [], 0, 0
+        for d in spec["data"]:
+            pool = generate(d["task"], 4 * d["n"], seed=d["seed"], templates=d["templates"])
+            drawn += len(pool)
+            fresh = [ex for ex in pool if (d["task"], str(ex.meta.get("case_hash"))) not in seen]
+            dropped += len(pool) - len(fresh)
+            kept_all += fresh[: d["n"]]
+        path = out_dir / f"{key}.jsonl"
+        path.write_text("".join(ex.to_json() + "\n" for ex in kept_all), encoding="utf-8")
+        spec["file"] = str(path.resolve())
+        report[key] = {"candidates": drawn, "dropped_seen_in_training": dropped, "kept": len(kept_all)}
+    return report
+
+
+def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
+    """Run the whole comparison and write ``RUN_DIR/compare.json``.
+
+    Args:
+        cfg: the resolved config (``compare`` names the target, the mixture and the held-out tasks).
+        say: progress printer.
+
+    Returns:
+        The comparison (what ``compare.json`` holds).
+    """
+    from tunelab.models import is_tiny
+
+    t0 = time.time()
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, run_dir / "config.yaml")
+    runs = plan_runs(cfg)
+    methods = {name: _train_or_reuse(name, rcfg, say) for name, rcfg in runs.items()}
+    slices = _slices(cfg)
+    contamination = _write_eval_sets(cfg, runs, slices)
+    res = _eval_all(cfg, methods, slices, say)
+    out_slices = {k: _accuracy_slice(k, spec, res, cfg) for k, spec in slices.items()}
+    out_slices["forgetting"] = _forgetting_slice(res, cfg)
+    for m in methods.values():
+        m.pop("summary", None)
+    t = cfg.train
+    row_len = cfg.data.max_length
+    data = {
+        "title": f"{cfg.compare.target_task} ({cfg.run_name})",
+        "base_model": cfg.model.name_or_path,
+        "tiny": is_tiny(cfg.model.name_or_path),
+        "seed": cfg.synth.seed,
+        "tunelab_version": __version__,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "budget": {
+            "kind": cfg.compare.budget,
+            "steps": t.max_steps,
+            "batch_size": t.batch_size,
+            "grad_accum": t.grad_accum,
+            "row_length": row_len,
+            "description": f"{t.max_steps} optimizer steps × {t.batch_size * t.grad_accum} "
+            f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each method "
+            f"({cfg.train.method}, lr {t.lr}, {t.schedule}); the methods differ only in data, templates and "
+            f"rendering. Target tokens trained: instruction "
+            f"{methods['instruction']['cost']['target_tokens']:,}, finetune "
+            f"{methods['finetune']['cost']['target_tokens']:,}.",
+        },
+        "tasks": {
+            "target": cfg.compare.target_task,
+            "instruction_mixture": cfg.compare.instruction_tasks,
+            "heldout": cfg.compare.heldout_tasks,
+        },
+        "methods": methods,
+        "slices": out_slices,
+        "contamination": {
+            "rule": "an evaluation item is dropped when its case (note, table or headline, under any template) "
+            "appears in either method's training data; candidates are drawn from evaluation seeds",
+            "slices": contamination,
+        },
+        "decoding": {
+            "greedy": cfg.eval.temperature == 0,
+            "temperature": cfg.eval.temperature,
+            "max_new_tokens": cfg.eval.max_new_tokens,
+        },
+        "statistics": f"95% percentile bootstrap ({cfg.eval.n_bootstrap} resamples, seed {cfg.synth.seed}); paired "
+        "bootstrap on the same items for differences; McNemar's test for accuracy.",
+        "wall_s": round(time.time() - t0, 1),
+    }
+    data["verdict"] = write_verdict(out_slices, methods)
+    (run_dir / "compare.json").write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    return data
