@@ -12,6 +12,7 @@ killed mid-write leaves a ``.tmp-`` folder that resume ignores and the next save
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -70,7 +71,15 @@ def save_checkpoint(
             shutil.rmtree(stale, ignore_errors=True)
         tmp.mkdir()
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+    # tied embeddings (the tiny model's lm_head is its embedding): accelerate drops the duplicate and
+    # warns on every save; the weights reload tied, so the warning is noise here
+    acc_log = logging.getLogger("accelerate.utils.other")
+    level = acc_log.level
+    acc_log.setLevel(logging.ERROR)
+    try:
+        accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+    finally:
+        acc_log.setLevel(level)
     if accelerator.is_main_process:
         model.save_pretrained(str(tmp / "model"), safe_serialization=True)
         (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1), encoding="utf-8")
