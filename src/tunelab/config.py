@@ -370,8 +370,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not isinstance(values, dict):
             raise InputError("the top level of a config must be a mapping", file=source)
     if overrides:
+        if source is not None:
+            config_from_dict(values, source)  # problems in the file are named with the file
         values = apply_overrides(values, overrides)
-        source = source or "command line"
+        source = "command line"
     return config_from_dict(values, source)
 
 
