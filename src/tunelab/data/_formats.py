@@ -19,6 +19,7 @@ from typing import Any
 
 from tunelab.data._example import ROLES, Example
 from tunelab.data._io import RawRecord
+from tunelab.data._io import json_type_name as _tname
 from tunelab.errors import InputError
 
 __all__ = [
@@ -109,17 +110,6 @@ def detect_format(keys: Collection[str]) -> Format | None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _tname(v: Any) -> str:
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-    }.get(type(v), "null" if v is None else type(v).__name__)
 
 
 def _text(d: dict[str, Any], key: str, probs: list[FieldProblem], required: bool = True) -> str | None:

@@ -131,12 +131,13 @@ def _parse_json_object(text: str, f: str, lineno: int) -> RawRecord:
             raw=text,
         )
     if not isinstance(obj, dict):
-        prob = Problem(f"expected a JSON object, got {_type_name(obj)}", f, lineno, "json")
+        prob = Problem(f"expected a JSON object, got {json_type_name(obj)}", f, lineno, "json")
         return RawRecord(f, lineno, None, [prob], raw=text)
     return RawRecord(f, lineno, obj, raw=text)
 
 
-def _type_name(v: Any) -> str:
+def json_type_name(v: Any) -> str:
+    """JSON-style type name of a value, for problem messages."""
     return {
         dict: "object",
         list: "array",
@@ -212,7 +213,7 @@ def _json_value_at(dec: json.JSONDecoder, text: str, i: int, f: str) -> tuple[Ra
         ), -1
     if not isinstance(obj, dict):
         return RawRecord(
-            f, line, None, [Problem(f"expected a JSON object, got {_type_name(obj)}", f, line, "json")]
+            f, line, None, [Problem(f"expected a JSON object, got {json_type_name(obj)}", f, line, "json")]
         ), end
     return RawRecord(f, line, obj, raw=text[i:end]), end
 

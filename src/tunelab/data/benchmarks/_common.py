@@ -18,7 +18,7 @@ from typing import Any
 
 from tunelab.data._example import Example
 from tunelab.data._formats import FieldProblem, Format, get_format, register_format
-from tunelab.data._io import RawRecord, read_records
+from tunelab.data._io import RawRecord, json_type_name, read_records
 from tunelab.errors import InputError, Problem
 
 __all__ = [
@@ -39,16 +39,7 @@ Reader = Callable[[str | os.PathLike[str]], Iterator[RawRecord]]
 BENCH_READERS: dict[str, Reader] = {}
 
 
-def type_name(v: Any) -> str:
-    """JSON-style type name for messages."""
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-    }.get(type(v), "null" if v is None else type(v).__name__)
+type_name = json_type_name  # JSON-style type name for messages (one implementation, in the data layer)
 
 
 def maybe_json(v: Any, as_text: bool) -> Any:
