@@ -88,6 +88,65 @@ def _curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+OVERFIT_HEADER = [
+    "method",
+    "final train loss",
+    "final val loss",
+    "gap",
+    "best step",
+    "early stop",
+    "overfit warning",
+]
+COST_HEADER = [
+    "method",
+    "wall time (s)",
+    "steps",
+    "target tokens",
+    "tokens/s",
+    "peak memory (GiB)",
+    "trainable params",
+]
+
+
+def _overfit_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, m in data.get("methods", {}).items():
+        o = m.get("overfitting", {})
+        rows.append([
+            name, _fmt(o.get("final_train_loss"), False), _fmt(o.get("final_val_loss"), False),
+            _fmt(o.get("gap"), False), str(o.get("best_step", "n/a")), str(o.get("early_stop_step") or "no"),
+            "yes" if o.get("overfit_warning") else "no",
+        ])  # fmt: skip
+    return rows
+
+
+def _cost_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, m in data.get("methods", {}).items():
+        c = m.get("cost", {})
+        rows.append([
+            name, f"{c.get('wall_s', 0):.1f}", str(c.get("steps", "")), f"{c.get('target_tokens', 0):,}",
+            f"{c.get('tokens_per_s', 0):,.0f}", f"{c.get('peak_memory_gib', 0):.2f}",
+            f"{c.get('trainable_params', 0):,}",
+        ])  # fmt: skip
+    return rows
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr><td>" + e(r[0]) + "</td>" + "".join(f"<td class='num'>{e(c)}</td>" for c in r[1:]) + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (terminals, pull requests)."""
     lines = [f"# tunelab comparison: {data.get('title', 'instruction tuning vs fine-tuning')}", ""]
@@ -111,30 +170,8 @@ def render_markdown(data: dict[str, Any]) -> str:
             + " | ".join(_cell(s["models"].get(m), pct) for m in MODELS)
             + f" | {_pair_text(pair, pct) if pair else '—'} |"
         )
-    lines += ["", "## Overfitting", ""]
-    lines.append(
-        "| method | final train loss | final val loss | gap | best step | early stop | overfit warning |"
-    )
-    lines.append("|---|---|---|---|---|---|---|")
-    for name, m in data.get("methods", {}).items():
-        o = m.get("overfitting", {})
-        lines.append(
-            f"| {name} | {_fmt(o.get('final_train_loss'), False)} | {_fmt(o.get('final_val_loss'), False)} | "
-            f"{_fmt(o.get('gap'), False)} | {o.get('best_step', 'n/a')} | {o.get('early_stop_step') or 'no'} | "
-            f"{'yes' if o.get('overfit_warning') else 'no'} |"
-        )
-    lines += ["", "## Cost", ""]
-    lines.append(
-        "| method | wall time (s) | steps | target tokens | tokens/s | peak memory (GiB) | trainable params |"
-    )
-    lines.append("|---|---|---|---|---|---|---|")
-    for name, m in data.get("methods", {}).items():
-        c = m.get("cost", {})
-        lines.append(
-            f"| {name} | {c.get('wall_s', 0):.1f} | {c.get('steps', '')} | {c.get('target_tokens', 0):,} | "
-            f"{c.get('tokens_per_s', 0):,.0f} | {c.get('peak_memory_gib', 0):.2f} | "
-            f"{c.get('trainable_params', 0):,} |"
-        )
+    lines += ["", "## Overfitting", "", *_md_table(OVERFIT_HEADER, _overfit_rows(data))]
+    lines += ["", "## Cost", "", *_md_table(COST_HEADER, _cost_rows(data))]
     lines += ["", "## Example outputs", ""]
     for r in _slice_rows(data):
         ex = r["slice"].get("examples") or []
@@ -240,32 +277,9 @@ def render_html(data: dict[str, Any]) -> str:
     if curves:
         parts.append("<h2>Loss curves and overfitting</h2>")
         parts.append(f"<img alt='loss curves' src='data:image/png;base64,{loss_curves_png(curves)}'>")
-        parts.append(
-            "<table><tr><th>method</th><th>final train loss</th><th>final val loss</th><th>gap</th>"
-            "<th>best step</th><th>early stop</th><th>overfit warning</th></tr>"
-        )
-        for name, m in data.get("methods", {}).items():
-            o = m.get("overfitting", {})
-            parts.append(
-                f"<tr><td>{e(name)}</td><td class='num'>{_fmt(o.get('final_train_loss'), False)}</td>"
-                f"<td class='num'>{_fmt(o.get('final_val_loss'), False)}</td><td class='num'>"
-                f"{_fmt(o.get('gap'), False)}</td><td class='num'>{o.get('best_step', 'n/a')}</td>"
-                f"<td>{o.get('early_stop_step') or 'no'}</td><td>{'yes' if o.get('overfit_warning') else 'no'}</td></tr>"
-            )
-        parts.append("</table>")
-    parts.append(
-        "<h2>Cost</h2><table><tr><th>method</th><th>wall time (s)</th><th>steps</th><th>target tokens</th>"
-        "<th>tokens/s</th><th>peak memory (GiB)</th><th>trainable params</th></tr>"
-    )
-    for name, m in data.get("methods", {}).items():
-        c = m.get("cost", {})
-        parts.append(
-            f"<tr><td>{e(name)}</td><td class='num'>{c.get('wall_s', 0):.1f}</td><td class='num'>{c.get('steps', '')}"
-            f"</td><td class='num'>{c.get('target_tokens', 0):,}</td><td class='num'>{c.get('tokens_per_s', 0):,.0f}"
-            f"</td><td class='num'>{c.get('peak_memory_gib', 0):.2f}</td><td class='num'>"
-            f"{c.get('trainable_params', 0):,}</td></tr>"
-        )
-    parts.append("</table><h2>Example outputs</h2>")
+        parts.append(_html_table(OVERFIT_HEADER, _overfit_rows(data)))
+    parts.append("<h2>Cost</h2>" + _html_table(COST_HEADER, _cost_rows(data)))
+    parts.append("<h2>Example outputs</h2>")
     for r in rows:
         ex = r["slice"].get("examples") or []
         if not ex:
