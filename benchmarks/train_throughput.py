@@ -59,6 +59,28 @@ def matmul_peak_gflops(dtype: Any, n: int = 1024, reps: int = 10) -> float:
     return 2 * n**3 / best / 1e9
 
 
+HELDOUT: list[dict[str, Any]] = []  # encoded held-out examples (filled by build_data)
+
+
+def heldout_loss(model: Any) -> float:
+    """Mean NLL per target token on the held-out examples: the same yardstick for both trainers
+    (the last steps' training losses are on different batches, so they differ by batch noise)."""
+    import torch
+
+    model.eval()
+    nll, n = 0.0, 0
+    with torch.no_grad():
+        for r in HELDOUT:
+            ids = torch.tensor([r["input_ids"]])
+            labels = torch.tensor([r["labels"]])
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            tgt = labels[0, 1:]
+            keep = tgt != -100
+            nll += torch.nn.functional.cross_entropy(logits[keep], tgt[keep], reduction="sum").item()
+            n += int(keep.sum())
+    return nll / n
+
+
 def build_data(n: int, pack_length: int, tmp: Path) -> tuple[Path, list[dict[str, Any]], dict[str, float]]:
     """Mixed-length instruction examples (all fitting pack_length) and their tunelab encoding."""
     import tunelab.synth as synth
@@ -82,6 +104,11 @@ def build_data(n: int, pack_length: int, tmp: Path) -> tuple[Path, list[dict[str
             break
     path = tmp / "data.jsonl"
     path.write_text("".join(ex.to_json() + "\n" for ex in keep), encoding="utf-8")
+    heldout = []
+    for i, task in enumerate(TASKS):
+        exs = synth.generate(task, 64 // len(TASKS) + 1, seed=900 + i, templates="train")
+        heldout += encode(exs, tok, pack_length, mask="assistant", render="chat", overlong="drop")
+    HELDOUT[:] = heldout
     lens = [len(r["input_ids"]) for r in rows]
     targets = [sum(x != -100 for x in r["labels"]) for r in rows]
     stats = {
@@ -96,7 +123,7 @@ def build_data(n: int, pack_length: int, tmp: Path) -> tuple[Path, list[dict[str
 
 
 def run_tunelab(
-    data: Path, out: Path, steps: int, rows_per_step: int, pack_length: int, lr: float
+    data: Path, out: Path, steps: int, rows_per_step: int, pack_length: int, lr: float, seed: int = 0
 ) -> dict[str, Any]:
     from tunelab.config import config_from_dict
     from tunelab.train import train
@@ -111,6 +138,7 @@ def run_tunelab(
                 "max_length": pack_length,
                 "packing": True,
                 "dedup": False,
+                "shuffle_seed": seed,
             },
             "train": {
                 "max_steps": steps,
@@ -123,6 +151,7 @@ def run_tunelab(
                 "log_every": 1,
                 "save_every": 0,
                 "bf16": "auto",
+                "seed": seed,
             },
         }
     )
@@ -131,9 +160,12 @@ def run_tunelab(
     steady = lines[WARMUP_STEPS:]
     toks = [x["tokens"] - y["tokens"] for x, y in zip(steady, lines[WARMUP_STEPS - 1 :])]
     secs = [t / x["tokens_per_s"] for t, x in zip(toks, steady)]
+    from tunelab.models import load_model
+
     return {
         "target_tokens_per_s": sum(toks) / sum(secs),
         "final_loss": statistics.mean(x["loss"] for x in lines[-5:]),
+        "heldout_loss": heldout_loss(load_model(str(res.final_dir), device="cpu")),
         "bf16": res.summary["bf16"],
         "efficiency": res.summary["data"]["token_efficiency"],
     }
@@ -149,6 +181,7 @@ def run_trl(
     pack_length: int,
     rows_per_step: int,
     lr: float,
+    seed: int = 0,
 ) -> dict[str, Any]:
     import torch
     from datasets import Dataset
@@ -188,7 +221,8 @@ def run_trl(
         packing=packed,
         max_length=pack_length,
         dataloader_num_workers=0,
-        seed=0,
+        seed=seed,
+        data_seed=seed,
         disable_tqdm=True,
     )
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir(), dtype=torch.float32)
@@ -207,6 +241,7 @@ def run_trl(
     return {
         "target_tokens_per_s": sum(counted[WARMUP_STEPS:]) / span,
         "final_loss": statistics.mean(losses[-5:]),
+        "heldout_loss": heldout_loss(trainer.model),
     }
 
 
@@ -272,10 +307,24 @@ def main() -> None:
 
     tl_runs, trl_runs = [], []
     for i in range(a.reps):
-        tl_runs.append(run_tunelab(data, tmp / f"tl-{i}", a.steps, rows_per_step, a.pack_length, a.lr))
+        # each repetition uses another seed (init is the shipped model; the seed sets the data order) for
+        # both trainers: losses after a few steps depend on which examples share a step, so the loss
+        # comparison is of medians over data orders
+        tl_runs.append(
+            run_tunelab(data, tmp / f"tl-{i}", a.steps, rows_per_step, a.pack_length, a.lr, seed=i)
+        )
         trl_runs.append(
             run_trl(
-                rows, tmp / f"trl-{i}", a.steps, a.batch, packed, use_bf16, a.pack_length, rows_per_step, a.lr
+                rows,
+                tmp / f"trl-{i}",
+                a.steps,
+                a.batch,
+                packed,
+                use_bf16,
+                a.pack_length,
+                rows_per_step,
+                a.lr,
+                seed=i,
             )
         )
         print(
@@ -287,6 +336,8 @@ def main() -> None:
     trl_tps = statistics.median(r["target_tokens_per_s"] for r in trl_runs)
     tl_loss = statistics.median(r["final_loss"] for r in tl_runs)
     trl_loss = statistics.median(r["final_loss"] for r in trl_runs)
+    tl_held = statistics.median(r["heldout_loss"] for r in tl_runs)
+    trl_held = statistics.median(r["heldout_loss"] for r in trl_runs)
     peak = max(peaks)
     processed = tl_tps * stats["tokens_per_target"]  # real (non-pad) tokens/s, from the data's ratio
     mfu = 6 * params * processed / (peak * 1e9)
@@ -307,6 +358,9 @@ def main() -> None:
         "tunelab_final_loss": round(tl_loss, 4),
         "trl_final_loss": round(trl_loss, 4),
         "loss_rel_diff": round(abs(tl_loss - trl_loss) / trl_loss, 4),
+        "tunelab_heldout_loss": round(tl_held, 4),
+        "trl_heldout_loss": round(trl_held, 4),
+        "heldout_loss_rel_diff": round(abs(tl_held - trl_held) / trl_held, 4),
         "tunelab_bf16": tl_runs[0]["bf16"],
         "tunelab_packing_efficiency": tl_runs[0]["efficiency"],
         "matmul_peak_gflops": round(peak, 1),
@@ -315,7 +369,8 @@ def main() -> None:
     }
     print(
         f"tunelab {tl_tps:.0f} vs TRL ({best}) {trl_tps:.0f} target tokens/s: ratio {tl_tps / trl_tps:.2f}; "
-        f"final loss {tl_loss:.4f} vs {trl_loss:.4f}; MFU {mfu:.1%} of {peak:.0f} GFLOP/s"
+        f"final loss {tl_loss:.4f} vs {trl_loss:.4f} (last 5 steps); held-out loss {tl_held:.4f} vs "
+        f"{trl_held:.4f}; MFU {mfu:.1%} of {peak:.0f} GFLOP/s"
     )
     print(json.dumps(result))
 
