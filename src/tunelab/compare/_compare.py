@@ -418,8 +418,14 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
             "row_length": row_len,
             "description": f"{t.max_steps} optimizer steps × {t.batch_size * t.grad_accum} "
             f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each method "
-            f"({cfg.train.method}, lr {t.lr}, {t.schedule}); the methods differ only in data, templates and "
-            f"rendering. Target tokens trained: instruction "
+            f"({cfg.train.method}, lr {t.lr}, {t.schedule})"
+            + (
+                f", {t.replay_ratio:.0%} general-text replay in both (part of the training loss, not of the "
+                "validation loss)"
+                if t.replay_ratio
+                else ""
+            )
+            + "; the methods differ only in data, templates and rendering. Target tokens trained: instruction "
             f"{methods['instruction']['cost']['target_tokens']:,}, finetune "
             f"{methods['finetune']['cost']['target_tokens']:,}.",
         },
