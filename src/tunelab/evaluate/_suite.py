@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InputError
+from tunelab.evaluate._extract import EXTRACTION_METHODS
 from tunelab.evaluate._generate import Decoding
 
 __all__ = [
@@ -40,16 +41,7 @@ __all__ = [
 
 SUITE_KINDS = ("generate", "choice", "perplexity")
 #: ``auto`` reads meta["answer_format"] / meta["labels"]; ``none`` scores the stripped output as is
-EXTRACT_METHODS = (
-    "auto",
-    "none",
-    "regex",
-    "last_number",
-    "json_field",
-    "option_letter",
-    "label",
-    "label_first",
-)
+EXTRACT_METHODS = ("auto", "none", *EXTRACTION_METHODS)
 #: per-item scorers the runner knows beside the text/classification metrics of :func:`compute_metrics`
 SCORER_NAMES = (
     "label_accuracy",

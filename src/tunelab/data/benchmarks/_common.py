@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.data._example import Example
-from tunelab.data._formats import FieldProblem, Format, get_format, register_format
+from tunelab.data._formats import FieldProblem, Format, _maybe_json, get_format, register_format
 from tunelab.data._io import RawRecord, json_type_name, read_records
 from tunelab.errors import InputError, Problem
 
@@ -42,14 +42,7 @@ BENCH_READERS: dict[str, Reader] = {}
 type_name = json_type_name  # JSON-style type name for messages (one implementation, in the data layer)
 
 
-def maybe_json(v: Any, as_text: bool) -> Any:
-    """Decode a JSON-encoded nested value from a text container (CSV, Parquet)."""
-    if as_text and isinstance(v, str) and v[:1] in "[{":
-        try:
-            return json.loads(v)
-        except json.JSONDecodeError:
-            return v
-    return v
+maybe_json = _maybe_json  # decode JSON-encoded nested values from CSV/Parquet (the data layer's rule)
 
 
 def need_text(
