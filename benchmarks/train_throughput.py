@@ -233,6 +233,9 @@ def run_trl(
         processing_class=load_tokenizer("tunelab-tiny"),
         callbacks=[Timer()],
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # its per-step dicts on stdout would bury the result lines
     t0 = time.perf_counter()
     trainer.train()
     times.insert(0, t0)

@@ -54,9 +54,10 @@ def _segment(row: dict[str, Sequence[int]]) -> tuple[list[int], list[int], list[
     return ids, labels, list(range(len(ids)))
 
 
-def _bins_best_fit(lengths: list[int], max_length: int) -> list[list[int]]:
-    """Best-fit decreasing: longest first, each into the fullest row it still fits."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+def _bins_best_fit(lengths: list[int], max_length: int, decreasing: bool = True) -> list[list[int]]:
+    """Best fit: each example into the fullest row it still fits; longest first when ``decreasing``
+    (fewest rows), else in input order (rows keep the input's mix of lengths)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if decreasing else range(len(lengths))
     bins: list[list[int]] = []
     free: list[tuple[int, int]] = []  # sorted (free space, bin index)
     for i in order:
@@ -96,7 +97,10 @@ def pack(
     Args:
         rows: encoded rows (``input_ids`` and optionally ``labels``), each at most ``max_length`` long.
         max_length: the packed row length.
-        strategy: ``"best_fit"`` (best-fit decreasing, fewest rows) or ``"sequential"`` (keeps order).
+        strategy: ``"best_fit"`` (best-fit decreasing: fewest rows, but each row holds examples of
+            similar length), ``"best_fit_ordered"`` (best fit in input order: give a shuffled input
+            and every row is a random mix, at a slightly lower fill) or ``"sequential"`` (keeps
+            order, starts a new row whenever the next example does not fit).
         pad_token_id: id used to fill the end of a row (its labels are -100).
 
     Returns:
@@ -112,12 +116,15 @@ def pack(
                 f"row {i} has {n} tokens; pack needs 1..{max_length} (encode with max_length first)",
                 field="input_ids",
             )
-    if strategy == "best_fit":
-        bins = _bins_best_fit(lengths, max_length)
+    if strategy in ("best_fit", "best_fit_ordered"):
+        bins = _bins_best_fit(lengths, max_length, decreasing=strategy == "best_fit")
     elif strategy == "sequential":
         bins = _bins_sequential(lengths, max_length)
     else:
-        raise InputError(f"unknown packing strategy {strategy!r} (best_fit or sequential)", field="strategy")
+        raise InputError(
+            f"unknown packing strategy {strategy!r} (best_fit, best_fit_ordered or sequential)",
+            field="strategy",
+        )
     out = PackResult(max_length=max_length)
     for b in bins:
         ids: list[int] = []

@@ -120,7 +120,14 @@ def _replay_rows(n: int, tokenizer: Any, cfg: Config) -> list[dict[str, Any]]:
 def _rows_for_training(
     rows: list[dict[str, Any]], cfg: Config, pad_id: int, seed: int
 ) -> tuple[list[Any], float]:
-    """Pack (with a seeded shuffle first, so packed rows mix sources) or keep rows as they are."""
+    """Shuffle (seeded), then pack by best fit *in that order*, or keep the rows as they are.
+
+    Best fit in the shuffled order, not best-fit decreasing: decreasing order fills each row with
+    examples of about the same length, which in instruction data means the same task, so every
+    step's gradient comes from a few tasks, and after the same steps the model is measurably worse
+    (held-out loss 6.7% above TRL's padded batches in ``benchmarks/train_throughput.py``). The
+    ordered fit costs about one point of fill (0.958 vs 0.970 there) and keeps every row a mix.
+    """
     if not rows:
         return [], 0.0
     order = list(range(len(rows)))
@@ -132,7 +139,7 @@ def _rows_for_training(
         )
     from tunelab.data import pack
 
-    res = pack(rows, cfg.data.max_length, pad_token_id=pad_id)
+    res = pack(rows, cfg.data.max_length, strategy="best_fit_ordered", pad_token_id=pad_id)
     return res.rows, res.efficiency
 
 

@@ -46,6 +46,33 @@ def test_best_fit_rows_shape_and_efficiency() -> None:
         pack(rows, 6)
 
 
+def test_best_fit_ordered_keeps_the_input_mix() -> None:
+    """Two 'tasks' of different lengths, shuffled: best-fit decreasing puts each task in rows of its own
+    (sorted by length), best fit in input order gives rows holding both, at nearly the same fill."""
+    import random
+
+    lengths = [40] * 60 + [12] * 60  # long task ids 0..59, short task ids 60..119
+    order = list(range(120))
+    random.Random(0).shuffle(order)
+    rows = [{"input_ids": [1] * lengths[i], "task": int(i >= 60)} for i in order]
+    tasks = [r["task"] for r in rows]
+
+    def mixed_rows(res: Any) -> int:
+        return sum(len({tasks[i] for i in r["indices"]}) == 2 for r in res.rows)
+
+    dec = pack(rows, 128, strategy="best_fit")
+    ordered = pack(rows, 128, strategy="best_fit_ordered")
+    for res in (dec, ordered):  # every example exactly once
+        assert sorted(i for r in res.rows for i in r["indices"]) == list(range(120))
+    assert mixed_rows(dec) <= 2
+    assert mixed_rows(ordered) >= 0.5 * len(ordered.rows)  # 15 of 25 here
+    assert ordered.efficiency >= dec.efficiency - 0.05
+    # in input order: each row's examples keep their relative order
+    assert all(r["indices"] == sorted(r["indices"]) for r in ordered.rows)
+    with pytest.raises(InputError, match="unknown packing strategy"):
+        pack(rows, 128, strategy="first_fit")
+
+
 def _loss_sum(
     model: Any, ids: list[list[int]], labels: list[list[int]], position_ids: list[list[int]] | None
 ) -> Any:
