@@ -1,13 +1,18 @@
 """Batched generation with a Hugging Face causal LM: left padding, length-sorted batches, per-row stopping.
 
-How a batch is run (the lm-evaluation-harness / vLLM recipe, on ``model.generate`` with its KV cache):
+How a batch is run (the lm-evaluation-harness / vLLM recipe, with our own decode loop over the model's
+KV cache rather than ``model.generate``):
 
-1. prompts are tokenized once and sorted by length, longest first, so each batch holds prompts of similar
-   length (little padding) and an out-of-memory error, if any, comes with the first batch;
-2. each batch is left-padded (the last prompt token of every row sits in the last column, so the next
-   token of every row is read from the same position; position ids come from the attention mask);
+1. prompts are tokenized once and sorted by length, longest first, so an out-of-memory error, if any,
+   comes with the first batch;
+2. a batch's prompt pass runs per group of similar lengths (none shorter than 90% of its group's
+   longest), left-padded (each prompt flush right; position ids come from the attention mask), and
+   asks for the last position's logits only; the groups' KV caches are then left-padded to one width
+   and joined, so the decode steps run once for the whole batch (padding is masked out: each row
+   attends to exactly its own tokens);
 3. every row stops on its own at EOS (any id in the tokenizer's and the model's ``eos_token_id``) or at a
-   stop string; the batch ends when all rows have stopped or ``max_new_tokens`` is reached;
+   stop string, and a stopped row leaves the batch and the KV cache at once (``model.generate`` keeps
+   computing finished rows until the longest one ends);
 4. out-of-memory (``torch.OutOfMemoryError`` or a ``RuntimeError`` saying "out of memory") halves the
    batch size and retries the same prompts; the smaller size is kept for the rest of the run;
 5. results go back to the caller's order.
@@ -194,25 +199,235 @@ def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) ->
     return sorted(ids)
 
 
-def _stop_criteria(tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], n_prompt_cols: int) -> Any:
-    """A per-row StoppingCriteria that fires when a row's new text contains a stop string."""
+def _forward_kwargs(model: PreTrainedModel) -> tuple[str, dict[str, Any]]:
+    """The name of the KV-cache argument (``cache`` in transformers >= 5.x, ``past_key_values`` before)
+    and ``logits_to_keep=1`` where the model takes it (only the last position's logits are needed)."""
+    import inspect
+
+    base: Any = getattr(model, "get_base_model", lambda: model)()  # the model under a peft wrapper
+    params = inspect.signature(base.forward).parameters
+    cache_arg = "cache" if "cache" in params else "past_key_values"
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    return cache_arg, extra
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _next_tokens(logits: torch.Tensor, decoding: Decoding, gen: torch.Generator | None) -> torch.Tensor:
+    """Greedy argmax, or a temperature / nucleus (top-p) sample, of each row's last-position logits."""
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
 
-    # a token decodes to at least one character, so the last (longest stop + margin) tokens hold any match
-    # that ended at the newest token; earlier matches were caught at earlier steps
-    tail = max(len(s) for s in stop) + 4
+    if decoding.greedy:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / decoding.temperature, dim=-1)
+    if decoding.top_p < 1.0:
+        sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (the top token always stays)
+        drop = sorted_p.cumsum(dim=-1) - sorted_p >= decoding.top_p
+        sorted_p = sorted_p.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, sorted_i, sorted_p)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
-    class _StopStrings(StoppingCriteria):
-        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-            new = input_ids[:, n_prompt_cols:]
-            done = [
-                any(s in tokenizer.decode(row[-tail:], skip_special_tokens=True) for s in stop)
-                for row in new.tolist()
-            ]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
-    return StoppingCriteriaList([_StopStrings()])
+#: a prompt pass takes prompts down to this fraction of its longest one's length (at most 10% padding)
+MIN_LENGTH_FRACTION = 0.9
+
+
+def _length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Split positions of ``lengths`` (sorted longest first) into runs no shorter than
+    :data:`MIN_LENGTH_FRACTION` of each run's first: the prompt pass of a very mixed batch spends its
+    compute on padding."""
+    groups: list[list[int]] = []
+    for i, n in enumerate(lengths):
+        if not groups or n < MIN_LENGTH_FRACTION * lengths[groups[-1][0]]:
+            groups.append([])
+        groups[-1].append(i)
+    return groups
+
+
+@dataclass
+class _Running:
+    """Rows being decoded together: their batch positions, KV cache, attention mask, last position ids
+    and the logits of their newest position."""
+
+    rows: list[int]
+    cache: Any
+    attention: torch.Tensor
+    last_pos: torch.Tensor
+    logits: torch.Tensor
+
+
+def _prefill(model: PreTrainedModel, prompts: list[list[int]], rows: list[int], pad_id: int) -> _Running:
+    """The prompt pass of a left-padded group (each prompt flush right, position ids from the mask)."""
+    import torch
+
+    width = max(len(ids) for ids in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for r, ids in enumerate(prompts):
+        input_ids[r, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        attention[r, width - len(ids) :] = 1
+    input_ids, attention = input_ids.to(model.device), attention.to(model.device)
+    position = (attention.cumsum(-1) - 1).clamp(min=0)
+    _, extra = _forward_kwargs(model)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=position, use_cache=True, **extra)
+    return _Running(rows, _cache_of(out), attention, position[:, -1:], out.logits[:, -1, :])
+
+
+def _joinable(cache: Any) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if not layers:
+        return False
+    return all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
+
+
+def _join(parts: list[_Running], capacity: int) -> _Running:
+    """One running batch from prefilled groups, in a KV cache preallocated for ``capacity`` positions.
+
+    Each group's keys and values are copied into the buffers left-padded to the widest group; padded
+    positions are masked out, so every row attends to exactly what it did alone. The decode steps then
+    run once for all rows instead of once per group, and a step writes its new keys into the buffer
+    instead of copying the whole cache (transformers' dynamic cache concatenates on every step)."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(p.attention.shape[1] for p in parts)
+    head = parts[0].cache
+    layer_cls = _growing_layer_class()
+    for li in range(len(head.layers)):
+        head.layers[li] = layer_cls.from_parts(
+            [p.cache.layers[li] for p in parts], [p.attention.shape[1] for p in parts], width, capacity
+        )
+    return _Running(
+        rows=[r for p in parts for r in p.rows],
+        cache=head,
+        attention=torch.cat([F.pad(p.attention, (width - p.attention.shape[1], 0)) for p in parts]),
+        last_pos=torch.cat([p.last_pos for p in parts]),
+        logits=torch.cat([p.logits for p in parts]),
+    )
+
+
+_GROWING_LAYER: Any = None
+
+
+def _growing_layer_class() -> Any:
+    """A transformers ``DynamicLayer`` over preallocated buffers (built on first use: the class needs
+    transformers, which ``import tunelab.evaluate`` does not load)."""
+    global _GROWING_LAYER
+    if _GROWING_LAYER is not None:
+        return _GROWING_LAYER
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):  # type: ignore[misc]
+        """``keys``/``values`` are views of the filled part of buffers sized for the whole generation."""
+
+        _k: torch.Tensor
+        _v: torch.Tensor
+        _n: int
+
+        @classmethod
+        def from_parts(cls, layers: list[Any], widths: list[int], width: int, capacity: int) -> Any:
+            k0, v0 = layers[0].keys, layers[0].values
+            b = sum(layer.keys.shape[0] for layer in layers)
+            self = cls()
+            self.device, self.is_initialized = k0.device, True
+            self._k = k0.new_zeros((b, k0.shape[1], capacity, k0.shape[3]))
+            self._v = v0.new_zeros((b, v0.shape[1], capacity, v0.shape[3]))
+            row = 0
+            for layer, w in zip(layers, widths):
+                n = layer.keys.shape[0]
+                self._k[row : row + n, :, width - w : width] = layer.keys
+                self._v[row : row + n, :, width - w : width] = layer.values
+                row += n
+            self._n = width
+            self._views()
+            return self
+
+        def _views(self) -> None:
+            self.keys, self.values = self._k[:, :, : self._n], self._v[:, :, : self._n]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            n = key_states.shape[-2]
+            if self._n + n > self._k.shape[2]:  # past the planned capacity: double it
+                grow = max(n, self._k.shape[2])
+                self._k = torch.nn.functional.pad(self._k, (0, 0, 0, grow))
+                self._v = torch.nn.functional.pad(self._v, (0, 0, 0, grow))
+            self._k[:, :, self._n : self._n + n] = key_states
+            self._v[:, :, self._n : self._n + n] = value_states
+            self._n += n
+            self._views()
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: Any) -> None:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self._views()
+
+    _GROWING_LAYER = GrowingLayer
+    return GrowingLayer
+
+
+def _decode(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    run: _Running,
+    decoding: Decoding,
+    eos_ids: set[int],
+    gen: torch.Generator | None,
+    out_ids: list[list[int]],
+    reasons: list[str],
+) -> None:
+    """Greedy or sampled steps over the KV cache until every row stops. Stopped rows leave the batch and
+    the cache once a quarter of the batch has stopped (copying the cache on every single stop would
+    cost more than the few extra rows it saves), so later steps cost about the rows still running."""
+    import torch
+
+    cache_arg, extra = _forward_kwargs(model)
+    tail = max((len(s) for s in decoding.stop), default=0) + 4  # tokens that can hold a new stop match
+    rows, cache, attention, last_pos, logits = run.rows, run.cache, run.attention, run.last_pos, run.logits
+    done: set[int] = set()
+    for _ in range(decoding.max_new_tokens):
+        nxt = _next_tokens(logits, decoding, gen)
+        for r, t in zip(rows, nxt.tolist()):
+            if r in done:
+                continue
+            if t in eos_ids:
+                reasons[r] = "stop"
+                done.add(r)
+                continue
+            out_ids[r].append(t)
+            if decoding.stop:
+                recent = tokenizer.decode(out_ids[r][-tail:], skip_special_tokens=True)
+                if any(s in recent for s in decoding.stop):
+                    reasons[r] = "stop"
+                    done.add(r)
+                    continue
+            if len(out_ids[r]) >= decoding.max_new_tokens:
+                done.add(r)
+        keep = [j for j, r in enumerate(rows) if r not in done]
+        if not keep:
+            return
+        if len(keep) <= 0.75 * len(rows):  # stopped rows leave the batch and the cache
+            sel = torch.tensor(keep, device=attention.device)
+            cache.batch_select_indices(sel)
+            nxt, attention, last_pos = nxt[sel], attention[sel], last_pos[sel]
+            rows = [rows[j] for j in keep]
+        attention = torch.cat([attention, attention.new_ones((len(rows), 1))], dim=1)
+        last_pos = last_pos + 1
+        out = model(
+            input_ids=nxt[:, None],
+            attention_mask=attention,
+            position_ids=last_pos,
+            use_cache=True,
+            **{cache_arg: cache},
+            **extra,
+        )
+        cache, logits = _cache_of(out), out.logits[:, -1, :]
 
 
 def _run_batch(
@@ -223,50 +438,30 @@ def _run_batch(
     eos_ids: list[int],
     pad_id: int,
 ) -> list[Generation]:
+    """Generate for prompts sorted longest first: a prompt pass per group of similar lengths (little
+    padding), then, where the model's KV cache can be merged (transformers' dynamic cache), one decode
+    loop for all rows together (few decode steps); otherwise one decode loop per group."""
     import torch
-    from transformers import GenerationConfig
 
-    width = max(len(ids) for ids in batch)
-    device = model.device
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(batch), width), dtype=torch.long)
-    for r, ids in enumerate(batch):  # left padding: (B, T) with each prompt flush right
-        input_ids[r, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-        attention[r, width - len(ids) :] = 1
-    gen_cfg = GenerationConfig(
-        max_new_tokens=decoding.max_new_tokens,
-        do_sample=not decoding.greedy,
-        temperature=decoding.temperature if not decoding.greedy else None,
-        top_p=decoding.top_p if not decoding.greedy else None,
-        top_k=0 if not decoding.greedy else None,
-        eos_token_id=eos_ids,
-        pad_token_id=pad_id,
-        use_cache=True,
-    )
-    kwargs: dict[str, Any] = {}
-    if decoding.stop:
-        kwargs["stopping_criteria"] = _stop_criteria(tokenizer, decoding.stop, width)
+    gen = None
     if not decoding.greedy:
-        torch.manual_seed(decoding.seed)
+        gen = torch.Generator(device=model.device)
+        gen.manual_seed(decoding.seed)
+    out_ids: list[list[int]] = [[] for _ in batch]
+    reasons = ["length"] * len(batch)
     with torch.inference_mode():
-        out = model.generate(  # type: ignore[operator]
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            generation_config=gen_cfg,
-            **kwargs,
-        )
-    new_rows = out[:, width:].tolist()  # (B, new)
-    eos_set = set(eos_ids)
+        parts = [
+            _prefill(model, [batch[i] for i in g], g, pad_id) for g in _length_groups([len(b) for b in batch])
+        ]
+        if all(_joinable(p.cache) for p in parts):
+            width = max(p.attention.shape[1] for p in parts)
+            parts = [_join(parts, width + decoding.max_new_tokens)]
+        for run in parts:
+            _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons)
     results = []
-    for ids, row in zip(batch, new_rows):
-        cut = next((i for i, t in enumerate(row) if t in eos_set), None)
-        gen_ids = row if cut is None else row[:cut]
-        if decoding.stop:  # a row stopped by a stop string is padded by generate() while the others run on
-            while gen_ids and gen_ids[-1] == pad_id:
-                gen_ids = gen_ids[:-1]
+    for ids, gen_ids, reason in zip(batch, out_ids, reasons):
         text = str(tokenizer.decode(gen_ids, skip_special_tokens=True))
-        text, stopped = trim_at_stop(text, decoding.stop)
-        reason = "stop" if cut is not None or stopped else "length"
+        text, _ = trim_at_stop(text, decoding.stop)
         results.append(
             Generation(text=text, token_ids=gen_ids, n_prompt_tokens=len(ids), finish_reason=reason)
         )
@@ -288,7 +483,7 @@ def generate_ids(
         tokenizer: decodes outputs; its pad token pads the batches.
         prompt_ids: one id list per prompt (non-empty).
         decoding: settings; greedy with 64 new tokens when omitted.
-        batch_size: rows per batch; ``None`` starts at 64 and halves on out-of-memory. An explicit size
+        batch_size: the most rows per batch; ``None`` starts at 64 and halves on out-of-memory. An explicit size
             also halves on out-of-memory (with a warning) rather than failing the run.
         progress: optional callable ``progress(n_done)`` called after each batch.
 

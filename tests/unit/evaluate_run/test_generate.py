@@ -9,6 +9,7 @@ import torch
 
 from tunelab.errors import InputError
 from tunelab.evaluate._generate import (
+    MIN_LENGTH_FRACTION,
     Decoding,
     encode_prompts,
     generate,
@@ -26,6 +27,20 @@ def _prompts(tok: Any, n: int = 16) -> list[str]:
         render_prompt([{"role": "user", "content": t[: 15 + 19 * i]}], tok, "chat")
         for i, t in enumerate(texts)
     ]
+
+
+def _similar_prompts(tok: Any, n: int) -> list[str]:
+    """``n`` different texts to continue (plain prompts, so continuations differ), of one length in
+    tokens: one prompt pass holds them all."""
+    from collections import defaultdict
+
+    by_len: dict[int, list[str]] = defaultdict(list)
+    for t in general_text(60, seed=5):
+        p = render_prompt([{"role": "user", "content": t[:80]}], tok, "plain")
+        by_len[len(encode_prompts(tok, [p], add_special_tokens=False)[0])].append(p)
+    same = max(by_len.values(), key=len)
+    assert len(same) >= n, {k: len(v) for k, v in by_len.items()}
+    return same[:n]
 
 
 def _one_at_a_time(model: Any, ids: list[int], max_new: int) -> list[int]:
@@ -49,7 +64,7 @@ def test_batched_left_padded_equals_one_at_a_time(tiny: tuple[Any, Any]) -> None
 
 def test_out_of_memory_halves_the_batch_and_keeps_results(tiny: tuple[Any, Any]) -> None:
     model, tok = tiny
-    prompts = _prompts(tok, 6)
+    prompts = _similar_prompts(tok, 6)
     ids = encode_prompts(tok, prompts, add_special_tokens=False)
     want = generate_ids(model, tok, ids, Decoding(max_new_tokens=4), batch_size=1)
     seen: list[int] = []
@@ -67,6 +82,62 @@ def test_out_of_memory_halves_the_batch_and_keeps_results(tiny: tuple[Any, Any])
         h.remove()
     assert [g.token_ids for g in got] == [g.token_ids for g in want]
     assert 6 in seen and 3 in seen and max(seen[-3:]) <= 2  # 6 -> 3 -> 1... kept small afterwards
+
+
+def test_batches_hold_similar_lengths(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    ids = encode_prompts(tok, _prompts(tok), add_special_tokens=False)
+    widths: list[tuple[int, int]] = []
+
+    def record(module: Any, args: Any, kwargs: Any) -> None:
+        x = kwargs["input_ids"]
+        if x.shape[1] > 1:  # the prompt pass of a batch
+            mask = kwargs["attention_mask"]
+            widths.append((x.shape[1], int(mask.sum(1).min())))
+
+    h = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        generate_ids(model, tok, ids, Decoding(max_new_tokens=2), batch_size=16)
+    finally:
+        h.remove()
+    assert len(widths) > 1  # 16 prompts of 13..90 tokens do not go in one batch of 16
+    assert all(shortest >= MIN_LENGTH_FRACTION * width for width, shortest in widths)
+    assert sum(1 for _ in widths) < len(ids)  # ...but not one prompt at a time either
+
+
+def test_finished_rows_leave_the_batch(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    prompts = _similar_prompts(tok, 6)
+    ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    free = generate_ids(model, tok, ids, Decoding(max_new_tokens=12), batch_size=6)
+    # stop strings that end two rows early (their texts' openings) and appear in no other row's text
+    texts = [g.text for g in free]
+    early = [
+        (a, b)
+        for a in range(6)
+        for b in range(a + 1, 6)
+        if len(texts[a]) > 4
+        and len(texts[b]) > 4
+        and sum(texts[a][:3] in t or texts[b][:3] in t for t in texts) == 2
+    ]
+    assert early, texts
+    a, b = early[0]
+    stop = (texts[a][:3], texts[b][:3])
+    sizes: list[int] = []
+    h = model.register_forward_pre_hook(
+        lambda m, a, k: sizes.append(k["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        got = generate_ids(model, tok, ids, Decoding(max_new_tokens=12, stop=stop), batch_size=6)
+    finally:
+        h.remove()
+    assert got[a].finish_reason == got[b].finish_reason == "stop"
+    assert len(got[a].token_ids) < 12 and len(got[b].token_ids) < 12
+    if max(len(g.token_ids) for g in got) > 4:  # the others ran on after a and b stopped...
+        assert sizes[0] == 6 and min(sizes) <= 4  # ...in a batch without them
+    for p, f, g in zip(ids, free, got):  # the rows left running are unaffected by the others leaving
+        if g.finish_reason == "length":
+            assert g.token_ids == f.token_ids == _one_at_a_time(model, p, 12)
 
 
 def test_stop_strings_and_finish_reason(tiny: tuple[Any, Any]) -> None:
