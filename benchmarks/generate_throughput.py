@@ -1,25 +1,29 @@
 """Generation throughput: tunelab's batched generation vs a per-example ``model.generate`` loop, and vs
 lm-evaluation-harness (``HFLM.generate_until``) when it is importable, side by side in one process.
 
-Same model, same prompts (``--n`` synthetic-task items through their held-out phrasings, chat template with
-the generation prompt), same greedy settings (``--max-new-tokens``, stop at EOS). Two workloads, each on
+Same model, same ``--n`` prompts, same greedy settings (stop at EOS) for all three. Two workloads, each on
 CPU in float32:
 
-- ``base``: the embedded tiny Llama as shipped. It has not learnt to answer, so every row runs to
-  ``--max-new-tokens``: long generations, where decoding dominates (chain-of-thought-like lengths).
-- ``tuned-N``: the same model after an N-step tunelab fine-tune on the four tasks (trained once and
-  cached under ``--model-dir``). It answers in 2 to 32 tokens and stops at EOS at different lengths per
-  row, so the prompt pass is a large share of the work, and it scores above zero, which makes the
-  "same accuracy as lm-eval" check mean something (on ``base`` both score 0). Checks: tunelab's token ids equal the per-example loop's on every item; lm-eval's texts give
-the same accuracy under the same extraction and scorer. Figures: wall time per pass, median over ``--reps``
-alternating repetitions (the per-example loop, >5x slower, over ``--loop-reps``), and the ratios. The last line printed is one JSON object.
+- ``short answers``: synthetic-task items through their held-out phrasings, chat template, on the tiny
+  Llama after an N-step tunelab fine-tune on the four tasks (trained once and cached under
+  ``--model-dir``). It answers in 2 to 32 tokens (``--max-new-tokens``) and stops at EOS at different
+  lengths per row, so the prompt pass, which batching cannot shrink, is most of the work; and it scores
+  above zero, which makes "the same accuracy as lm-eval" mean something.
+- ``open-ended``: plain-text openings continued by the shipped base model, up to ``--long-new-tokens``:
+  long free generations, the shape of Self-Instruct / Evol-Instruct and judge calls, where decoding
+  dominates.
+
+Checks: tunelab's token ids equal the per-example loop's on every item; lm-eval's texts give the same
+accuracy under the same extraction and scorer. Figures: wall time per pass, median over ``--reps``
+alternating repetitions (the per-example loop over ``--loop-reps``), and the ratios. The last line printed
+is one JSON object.
 
 lm-evaluation-harness is not a tunelab dependency. To include it, install it somewhere importable, e.g.
 ``pip install --target /tmp/lmeval_site lm_eval`` (plus its missing dependencies) and run with
 ``PYTHONPATH=/tmp/lmeval_site``; without it the comparison is skipped and the JSON says so.
 
-    python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--reps 5] [--batch-size 64]
-        [--model-dir DIR] [--train-steps 120]
+    python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--long-new-tokens 128]
+        [--reps 5] [--loop-reps 1] [--batch-size 64] [--model-dir DIR] [--train-steps 120]
 """
 
 from __future__ import annotations
@@ -82,8 +86,19 @@ def _accuracy(texts: list[str], items: list[Any]) -> float:
     return sum(vals) / len(vals)
 
 
-def _workload(name: str, model_path: str, items: list[Any], args: argparse.Namespace) -> dict[str, Any]:
-    """tunelab vs the per-example loop (and lm-eval when importable) on one model; one result dict."""
+def _open_ended_prompts(n: int) -> list[str]:
+    """Plain-text openings for the base model to continue (no chat template): long free generations, the
+    shape of Self-Instruct / Evol-Instruct and judge calls rather than of short-answer scoring."""
+    from tunelab.models._corpus import general_text
+
+    return [t[:160] for t in general_text(n, seed=11)]
+
+
+def _workload(
+    name: str, model_path: str, items: list[Any] | None, args: argparse.Namespace, max_new_tokens: int
+) -> dict[str, Any]:
+    """tunelab vs the per-example loop (and lm-eval when importable) on one model; one result dict.
+    ``items`` are synthetic-task items (chat prompts, scored), or None for open-ended plain prompts."""
     import torch
 
     from tunelab.evaluate._generate import Decoding, encode_prompts, generate_ids, render_prompt
@@ -91,9 +106,13 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
 
     model = load_model(model_path, device="cpu")
     tok = load_tokenizer(model_path)
-    prompts = [render_prompt(ex.prompt_messages, tok, "chat") for ex in items]
-    ids = encode_prompts(tok, prompts, add_special_tokens=False)
-    dec = Decoding(max_new_tokens=args.max_new_tokens)
+    if items is not None:
+        prompts = [render_prompt(ex.prompt_messages, tok, "chat") for ex in items]
+        ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    else:
+        prompts = _open_ended_prompts(args.n)
+        ids = encode_prompts(tok, prompts, add_special_tokens=True)
+    dec = Decoding(max_new_tokens=max_new_tokens)
     eos = tok.eos_token_id
 
     def run_tunelab() -> list[list[int]]:
@@ -105,7 +124,7 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
             for p in ids:
                 row = model.generate(
                     torch.tensor([p]),
-                    max_new_tokens=args.max_new_tokens,
+                    max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=tok.pad_token_id,
                     eos_token_id=eos,
@@ -132,7 +151,7 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
                 idx=0,
                 arguments=(
                     p,
-                    {"until": [tok.eos_token], "max_gen_toks": args.max_new_tokens, "do_sample": False},
+                    {"until": [tok.eos_token], "max_gen_toks": max_new_tokens, "do_sample": False},
                 ),
             )
             for p in prompts
@@ -164,7 +183,7 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
         "speedup_vs_per_example": med["per_example"] / med["tunelab"],
         "identical_to_per_example": n_same == len(ids),
         "n_identical": n_same,
-        "tunelab_accuracy": _accuracy(texts, items),
+        "tunelab_accuracy": _accuracy(texts, items) if items is not None else None,
     }
     print(
         f"[{name}] {result['mean_new_tokens']:.1f} new tokens/item; tunelab batched: {med['tunelab']:.2f}s  "
@@ -177,14 +196,18 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
             {
                 "lm_eval_s": med["lm_eval"],
                 "speedup_vs_lm_eval": med["lm_eval"] / med["tunelab"],
-                "lm_eval_accuracy": _accuracy(lm_texts, items),
+                "lm_eval_accuracy": _accuracy(lm_texts, items) if items is not None else None,
                 "n_same_text_as_lm_eval": sum(a == b for a, b in zip(texts, lm_texts)),
             }
         )
+        acc = (
+            f"accuracy tunelab {result['tunelab_accuracy']:.3f} vs lm-eval {result['lm_eval_accuracy']:.3f}  "
+            if items is not None
+            else ""
+        )
         print(
             f"[{name}] lm-eval HFLM.generate_until: {med['lm_eval']:.2f}s  ratio "
-            f"{result['speedup_vs_lm_eval']:.2f}x  accuracy tunelab {result['tunelab_accuracy']:.3f} vs "
-            f"lm-eval {result['lm_eval_accuracy']:.3f}  same text {result['n_same_text_as_lm_eval']}/{len(ids)}"
+            f"{result['speedup_vs_lm_eval']:.2f}x  {acc}same text {result['n_same_text_as_lm_eval']}/{len(ids)}"
         )
     else:
         result["lm_eval"] = f"skipped: {lm_error}"
@@ -195,7 +218,8 @@ def _workload(name: str, model_path: str, items: list[Any], args: argparse.Names
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=128)
-    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=32, help="budget of the short-answer workload")
+    ap.add_argument("--long-new-tokens", type=int, default=128, help="budget of the open-ended workload")
     ap.add_argument("--reps", type=int, default=5, help="repetitions of tunelab and lm-eval (alternating)")
     ap.add_argument("--loop-reps", type=int, default=1, help="repetitions of the slow per-example loop")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -212,11 +236,16 @@ def main() -> None:
     from tunelab.models._tiny import tiny_model_dir
 
     items = _items(args.n)
-    workloads = {
-        "base": str(tiny_model_dir()),
-        f"tuned-{args.train_steps}": _tuned_model(args.model_dir, args.train_steps),
-    }
-    results = [_workload(name, path, items, args) for name, path in workloads.items()]
+    results = [
+        _workload(
+            f"short answers (tuned-{args.train_steps})",
+            _tuned_model(args.model_dir, args.train_steps),
+            items,
+            args,
+            args.max_new_tokens,
+        ),
+        _workload("open-ended (base)", str(tiny_model_dir()), None, args, args.long_new_tokens),
+    ]
     try:
         import lm_eval
 
@@ -230,7 +259,7 @@ def main() -> None:
                 "device": "CPU, float32",
                 "tasks": TASKS,
                 "n_prompts": len(items),
-                "max_new_tokens": args.max_new_tokens,
+                "max_new_tokens": {"short answers": args.max_new_tokens, "open-ended": args.long_new_tokens},
                 "batch_size": args.batch_size,
                 "reps": args.reps,
                 "loop_reps": args.loop_reps,

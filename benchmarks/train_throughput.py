@@ -71,8 +71,8 @@ def heldout_loss(model: Any) -> float:
     nll, n = 0.0, 0
     with torch.no_grad():
         for r in HELDOUT:
-            ids = torch.tensor([r["input_ids"]])
-            labels = torch.tensor([r["labels"]])
+            ids = torch.tensor([r["input_ids"]], device=model.device)
+            labels = torch.tensor([r["labels"]], device=model.device)
             logits = model(input_ids=ids).logits[0, :-1].float()
             tgt = labels[0, 1:]
             keep = tgt != -100
@@ -123,8 +123,18 @@ def build_data(n: int, pack_length: int, tmp: Path) -> tuple[Path, list[dict[str
 
 
 def run_tunelab(
-    data: Path, out: Path, steps: int, rows_per_step: int, pack_length: int, lr: float, seed: int = 0
+    data: Path,
+    out: Path,
+    steps: int,
+    rows_per_step: int,
+    pack_length: int,
+    lr: float,
+    seed: int = 0,
+    model: str = "tunelab-tiny",
+    method: str = "full",
+    heldout: bool = True,
 ) -> dict[str, Any]:
+    """One tunelab run; target tokens/s over the steady-state steps, losses, peak memory."""
     from tunelab.config import config_from_dict
     from tunelab.train import train
 
@@ -132,6 +142,7 @@ def run_tunelab(
         {
             "run_name": "tunelab",
             "output_dir": str(out),
+            "model": {"name_or_path": model},
             "data": {
                 "sources": [{"path": str(data)}],
                 "val_ratio": 0.0,
@@ -141,6 +152,7 @@ def run_tunelab(
                 "shuffle_seed": seed,
             },
             "train": {
+                "method": method,
                 "max_steps": steps,
                 "batch_size": rows_per_step,
                 "lr": lr,
@@ -155,6 +167,10 @@ def run_tunelab(
             },
         }
     )
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     res = train(cfg)
     lines = [json.loads(x) for x in (out / "tunelab" / "metrics.jsonl").read_text().splitlines()]
     steady = lines[WARMUP_STEPS:]
@@ -165,9 +181,10 @@ def run_tunelab(
     return {
         "target_tokens_per_s": sum(toks) / sum(secs),
         "final_loss": statistics.mean(x["loss"] for x in lines[-5:]),
-        "heldout_loss": heldout_loss(load_model(str(res.final_dir), device="cpu")),
+        "heldout_loss": heldout_loss(load_model(str(res.final_dir), device="cpu")) if heldout else None,
         "bf16": res.summary["bf16"],
         "efficiency": res.summary["data"]["token_efficiency"],
+        "peak_memory_gib": res.summary["peak_memory_gib"],
     }
 
 
@@ -182,7 +199,12 @@ def run_trl(
     rows_per_step: int,
     lr: float,
     seed: int = 0,
+    model_dir: str | None = None,
+    lora: bool = False,
+    heldout: bool = True,
 ) -> dict[str, Any]:
+    """One TRL ``SFTTrainer`` run on the same rows (CPU unless ``model_dir`` is given and a GPU is
+    present); LoRA through ``peft_config`` with tunelab's default LoRA settings."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, TrainerCallback
@@ -216,7 +238,7 @@ def run_trl(
         logging_steps=1,
         save_strategy="no",
         report_to=[],
-        use_cpu=True,
+        use_cpu=not torch.cuda.is_available(),
         bf16=bf16,
         packing=packed,
         max_length=pack_length,
@@ -225,13 +247,31 @@ def run_trl(
         data_seed=seed,
         disable_tqdm=True,
     )
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir(), dtype=torch.float32)
+    path = model_dir or str(tiny_model_dir())
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    peft_config = None
+    if lora:
+        from peft import LoraConfig as PeftLoraConfig
+
+        from tunelab.config import LoraConfig
+
+        ours = LoraConfig()
+        peft_config = PeftLoraConfig(
+            r=ours.r,
+            lora_alpha=ours.alpha,
+            lora_dropout=ours.dropout,
+            target_modules=list(ours.target_modules),
+            task_type="CAUSAL_LM",
+        )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     trainer = CountingSFT(
         model=model,
         args=args,
         train_dataset=ds,
-        processing_class=load_tokenizer("tunelab-tiny"),
+        processing_class=load_tokenizer(path),
         callbacks=[Timer()],
+        peft_config=peft_config,
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -241,10 +281,13 @@ def run_trl(
     times.insert(0, t0)
     losses = [x["loss"] for x in trainer.state.log_history if "loss" in x]
     span = times[-1] - times[WARMUP_STEPS]
+    from tunelab.train._monitor import peak_memory_gib
+
     return {
         "target_tokens_per_s": sum(counted[WARMUP_STEPS:]) / span,
         "final_loss": statistics.mean(losses[-5:]),
-        "heldout_loss": heldout_loss(trainer.model),
+        "heldout_loss": heldout_loss(trainer.model) if heldout else None,
+        "peak_memory_gib": peak_memory_gib("cuda" if torch.cuda.is_available() else "cpu"),
     }
 
 
