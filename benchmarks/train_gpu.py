@@ -7,7 +7,8 @@ tunelab-tiny's tokenizer (its ids are a subset of the vocabulary), so no downloa
 rows and the settings are ``train_throughput.py``'s (mixed-length synthetic instruction examples, the same
 tokens per step for both trainers, AdamW, cosine, clipping 1.0); both trainers use bf16 where the GPU has
 it. TRL is run padded (its fastest configuration on the CPU benchmark) and packed; the faster one is
-compared. Peak memory is ``torch.cuda.max_memory_allocated``, reset before each run.
+compared. Peak memory is ``torch.cuda.max_memory_allocated``, reset before each run (on CPU, with
+``--small``, it is the process's peak RSS so far, which only grows: not a per-run figure).
 
     python benchmarks/train_gpu.py [--steps 30] [--batch 32] [--pack-length 1024]
     python benchmarks/train_gpu.py --small   # a 2-layer model of the same family on CPU: checks the script runs
@@ -97,7 +98,7 @@ def main() -> None:
     rows_per_step = max(1, round(a.batch * stats["mean_tokens"] / a.pack_length))
     bf16 = gpu and torch.cuda.is_bf16_supported()
     print(
-        f"model: Qwen2 {params / 1e6:.0f}M params; data: {stats}; packed rows per step: {rows_per_step} x "
+        f"model: Qwen2 {params / 1e6:.1f}M params; data: {stats}; packed rows per step: {rows_per_step} x "
         f"{a.pack_length}; device: {torch.cuda.get_device_name() if gpu else 'cpu'}",
         file=sys.stderr,
     )
