@@ -237,3 +237,39 @@ def test_early_stopping_keeps_the_best_weights(tmp_path: Path) -> None:
     assert all(torch.equal(best[k], final[k]) for k in best)
     vals = [json.loads(x).get("val_loss") for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert min(v for v in vals if v is not None) == pytest.approx(s["best_val_loss"])
+
+
+def _losses(run: Path) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not any(__import__("shutil").which(c) for c in ("c++", "g++", "clang++")),
+    reason="torch.compile (inductor) on CPU needs a C++ compiler",
+)
+def test_compiled_training_equals_eager(tmp_path: Path) -> None:
+    """``train.compile=true`` compiles the decoder; the loss curve is the eager one's."""
+    for name, comp in (("eager", False), ("compiled", True)):
+        _run(["train", str(_config(tmp_path, name, max_steps=4, log_every=1, eval_every=0, compile=comp))])
+    eager, compiled = _losses(tmp_path / "runs" / "eager"), _losses(tmp_path / "runs" / "compiled")
+    assert len(eager) == len(compiled) == 4
+    assert compiled == pytest.approx(eager, rel=1e-4)
+
+
+def test_tensorboard_receives_the_logged_metrics(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = _config(tmp_path, "tb", max_steps=6, log_every=2, eval_every=3, report_to=["tensorboard"])
+    _run(["train", str(cfg)])
+    run = tmp_path / "runs" / "tb"
+    events = sorted(run.rglob("events.out.tfevents.*"))
+    assert events, sorted(p.relative_to(run) for p in run.rglob("*"))
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    logged = {e.step: e.value for e in acc.Scalars("loss")}
+    want = {x["step"]: x["loss"] for x in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())}
+    assert logged.keys() == want.keys() == {2, 3, 4, 6}
+    assert [logged[s] for s in sorted(logged)] == pytest.approx([want[s] for s in sorted(want)], rel=1e-6)
+    assert "val_loss" in acc.Tags()["scalars"]
