@@ -203,8 +203,8 @@ def run_trl(
     lora: bool = False,
     heldout: bool = True,
 ) -> dict[str, Any]:
-    """One TRL ``SFTTrainer`` run on the same rows (CPU unless ``model_dir`` is given and a GPU is
-    present); LoRA through ``peft_config`` with tunelab's default LoRA settings."""
+    """One TRL ``SFTTrainer`` run on the same rows (on the GPU when there is one, else the CPU), from
+    ``model_dir`` or tunelab-tiny; LoRA through ``peft_config`` with tunelab's default LoRA settings."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, TrainerCallback
@@ -334,18 +334,9 @@ def main() -> None:
         "packed-bf16": (True, True),
     }
     probe: dict[str, float] = {}
+    same = {"batch": a.batch, "pack_length": a.pack_length, "rows_per_step": rows_per_step, "lr": a.lr}
     for name, (packed, use_bf16) in variants.items():
-        r = run_trl(
-            rows,
-            tmp / f"probe-{name}",
-            probe_steps,
-            a.batch,
-            packed,
-            use_bf16,
-            a.pack_length,
-            rows_per_step,
-            a.lr,
-        )
+        r = run_trl(rows, tmp / f"probe-{name}", probe_steps, packed=packed, bf16=use_bf16, **same)
         probe[name] = r["target_tokens_per_s"]
         print(f"probe TRL {name}: {probe[name]:.0f} target tokens/s", file=sys.stderr)
     best = max(probe, key=lambda k: probe[k])
@@ -360,18 +351,7 @@ def main() -> None:
             run_tunelab(data, tmp / f"tl-{i}", a.steps, rows_per_step, a.pack_length, a.lr, seed=i)
         )
         trl_runs.append(
-            run_trl(
-                rows,
-                tmp / f"trl-{i}",
-                a.steps,
-                a.batch,
-                packed,
-                use_bf16,
-                a.pack_length,
-                rows_per_step,
-                a.lr,
-                seed=i,
-            )
+            run_trl(rows, tmp / f"trl-{i}", a.steps, packed=packed, bf16=use_bf16, seed=i, **same)
         )
         print(
             f"rep {i}: tunelab {tl_runs[-1]['target_tokens_per_s']:.0f}, TRL {best} "

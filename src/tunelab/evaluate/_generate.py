@@ -260,8 +260,11 @@ class _Running:
     logits: torch.Tensor
 
 
-def _prefill(model: PreTrainedModel, prompts: list[list[int]], rows: list[int], pad_id: int) -> _Running:
-    """The prompt pass of a left-padded group (each prompt flush right, position ids from the mask)."""
+def _prefill(
+    model: PreTrainedModel, prompts: list[list[int]], rows: list[int], pad_id: int, extra: dict[str, Any]
+) -> _Running:
+    """The prompt pass of a left-padded group (each prompt flush right, position ids from the mask);
+    ``extra`` is the second half of :func:`_forward_kwargs`."""
     import torch
 
     width = max(len(ids) for ids in prompts)
@@ -272,7 +275,6 @@ def _prefill(model: PreTrainedModel, prompts: list[list[int]], rows: list[int], 
         attention[r, width - len(ids) :] = 1
     input_ids, attention = input_ids.to(model.device), attention.to(model.device)
     position = (attention.cumsum(-1) - 1).clamp(min=0)
-    _, extra = _forward_kwargs(model)
     out = model(input_ids=input_ids, attention_mask=attention, position_ids=position, use_cache=True, **extra)
     return _Running(rows, _cache_of(out), attention, position[:, -1:], out.logits[:, -1, :])
 
@@ -286,8 +288,9 @@ def _joinable(cache: Any) -> bool:
     return all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
 
 
-def _join(parts: list[_Running], capacity: int) -> _Running:
-    """One running batch from prefilled groups, in a KV cache preallocated for ``capacity`` positions.
+def _join(parts: list[_Running], max_new_tokens: int) -> _Running:
+    """One running batch from prefilled groups, in a KV cache preallocated for the widest prompt plus
+    ``max_new_tokens`` positions.
 
     Each group's keys and values are copied into the buffers left-padded to the widest group; padded
     positions are masked out, so every row attends to exactly what it did alone. The decode steps then
@@ -301,7 +304,10 @@ def _join(parts: list[_Running], capacity: int) -> _Running:
     layer_cls = _growing_layer_class()
     for li in range(len(head.layers)):
         head.layers[li] = layer_cls.from_parts(
-            [p.cache.layers[li] for p in parts], [p.attention.shape[1] for p in parts], width, capacity
+            [p.cache.layers[li] for p in parts],
+            [p.attention.shape[1] for p in parts],
+            width,
+            width + max_new_tokens,
         )
     return _Running(
         rows=[r for p in parts for r in p.rows],
@@ -335,19 +341,19 @@ def _growing_layer_class() -> Any:
         def from_parts(cls, layers: list[Any], widths: list[int], width: int, capacity: int) -> Any:
             k0, v0 = layers[0].keys, layers[0].values
             b = sum(layer.keys.shape[0] for layer in layers)
-            self = cls()
-            self.device, self.is_initialized = k0.device, True
-            self._k = k0.new_zeros((b, k0.shape[1], capacity, k0.shape[3]))
-            self._v = v0.new_zeros((b, v0.shape[1], capacity, v0.shape[3]))
+            out = cls()
+            out.device, out.is_initialized = k0.device, True
+            out._k = k0.new_zeros((b, k0.shape[1], capacity, k0.shape[3]))
+            out._v = v0.new_zeros((b, v0.shape[1], capacity, v0.shape[3]))
             row = 0
             for layer, w in zip(layers, widths):
                 n = layer.keys.shape[0]
-                self._k[row : row + n, :, width - w : width] = layer.keys
-                self._v[row : row + n, :, width - w : width] = layer.values
+                out._k[row : row + n, :, width - w : width] = layer.keys
+                out._v[row : row + n, :, width - w : width] = layer.values
                 row += n
-            self._n = width
-            self._views()
-            return self
+            out._n = width
+            out._views()
+            return out
 
         def _views(self) -> None:
             self.keys, self.values = self._k[:, :, : self._n], self._v[:, :, : self._n]
@@ -381,14 +387,17 @@ def _decode(
     gen: torch.Generator | None,
     out_ids: list[list[int]],
     reasons: list[str],
+    forward_kwargs: tuple[str, dict[str, Any]],
 ) -> None:
     """Greedy or sampled steps over the KV cache until every row stops. Stopped rows leave the batch and
     the cache once a quarter of the batch has stopped (copying the cache on every single stop would
     cost more than the few extra rows it saves), so later steps cost about the rows still running."""
     import torch
 
-    cache_arg, extra = _forward_kwargs(model)
-    tail = max((len(s) for s in decoding.stop), default=0) + 4  # tokens that can hold a new stop match
+    cache_arg, extra = forward_kwargs
+    # a token decodes to at least one character, so the last (longest stop + 4) tokens hold any match that
+    # ended at the newest token; earlier matches were caught at earlier steps
+    tail = max((len(s) for s in decoding.stop), default=0) + 4
     rows, cache, attention, last_pos, logits = run.rows, run.cache, run.attention, run.last_pos, run.logits
     done: set[int] = set()
     for _ in range(decoding.max_new_tokens):
@@ -439,7 +448,7 @@ def _run_batch(
     pad_id: int,
 ) -> list[Generation]:
     """Generate for prompts sorted longest first: a prompt pass per group of similar lengths (little
-    padding), then, where the model's KV cache can be merged (transformers' dynamic cache), one decode
+    padding), then, where the model's KV cache can be joined (transformers' dynamic cache), one decode
     loop for all rows together (few decode steps); otherwise one decode loop per group."""
     import torch
 
@@ -449,15 +458,16 @@ def _run_batch(
         gen.manual_seed(decoding.seed)
     out_ids: list[list[int]] = [[] for _ in batch]
     reasons = ["length"] * len(batch)
+    fw = _forward_kwargs(model)
     with torch.inference_mode():
         parts = [
-            _prefill(model, [batch[i] for i in g], g, pad_id) for g in _length_groups([len(b) for b in batch])
+            _prefill(model, [batch[i] for i in g], g, pad_id, fw[1])
+            for g in _length_groups([len(b) for b in batch])
         ]
         if all(_joinable(p.cache) for p in parts):
-            width = max(p.attention.shape[1] for p in parts)
-            parts = [_join(parts, width + decoding.max_new_tokens)]
+            parts = [_join(parts, decoding.max_new_tokens)]
         for run in parts:
-            _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons)
+            _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
     results = []
     for ids, gen_ids, reason in zip(batch, out_ids, reasons):
         text = str(tokenizer.decode(gen_ids, skip_special_tokens=True))

@@ -83,6 +83,8 @@ def derive_lb_to_kg(text: str) -> Derived:
     return Derived(int(kg + 0.5))
 
 
+# the verifier's own copy of the reference table: a wrong entry in the generator's copy then fails
+# verification instead of being checked against itself
 _MEANINGS = {
     "bid": "twice daily",
     "tid": "three times daily",
