@@ -77,7 +77,7 @@ def _tuned_model(model_dir: str, steps: int) -> str:
 
 def _accuracy(texts: list[str], items: list[Any]) -> float:
     from tunelab.evaluate._scoring import extract_item, resolve_metrics, score_items
-    from tunelab.evaluate._suite import ExtractSpec
+    from tunelab.scoring import ExtractSpec
 
     answers = [extract_item(t, ex, ExtractSpec())[0] for t, ex in zip(texts, items)]
     metrics = resolve_metrics(["auto"], items)
@@ -89,7 +89,7 @@ def _accuracy(texts: list[str], items: list[Any]) -> float:
 def _open_ended_prompts(n: int) -> list[str]:
     """Plain-text openings for the base model to continue (no chat template): long free generations, the
     shape of Self-Instruct / Evol-Instruct and judge calls rather than of short-answer scoring."""
-    from tunelab.models._corpus import general_text
+    from tunelab.synth import general_text
 
     return [t[:160] for t in general_text(n, seed=11)]
 
@@ -101,7 +101,7 @@ def _workload(
     ``items`` are synthetic-task items (chat prompts, scored), or None for open-ended plain prompts."""
     import torch
 
-    from tunelab.evaluate._generate import Decoding, encode_prompts, generate_ids, render_prompt
+    from tunelab.generation import Decoding, encode_prompts, generate_ids, render_prompt
     from tunelab.models import load_model, load_tokenizer
 
     model = load_model(model_path, device="cpu")
@@ -233,7 +233,7 @@ def main() -> None:
 
     import torch
 
-    from tunelab.models._tiny import tiny_model_dir
+    from tunelab.models import tiny_model_dir
 
     items = _items(args.n)
     results = [

@@ -210,8 +210,7 @@ def run_trl(
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from tunelab.models import load_tokenizer
-    from tunelab.models._tiny import tiny_model_dir
+    from tunelab.models import load_tokenizer, tiny_model_dir
 
     counted: list[int] = []
     times: list[float] = []

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunelab._version import __version__
+from tunelab.config import load_config
 from tunelab.errors import InputError, TunelabError
-
-__version__ = "0.1.0"
 
 __all__ = ["InputError", "TunelabError", "__version__", "load_config", "train"]
 
 
-def load_config(path: str, overrides: list[str] | None = None) -> Any:
-    """Load a YAML config with ``section.key=value`` overrides (see :mod:`tunelab.config`)."""
-    from tunelab.config import load_config as _load
-
-    return _load(path, overrides)
-
-
 def train(config: Any) -> Any:
-    """Train one model from a :class:`tunelab.config.Config` (see :mod:`tunelab.train`)."""
+    """Train one model from a :class:`tunelab.config.Config` (see :mod:`tunelab.train`).
+
+    ``tunelab.train`` imports torch, so it loads on the first call, not with ``import tunelab``.
+    """
     from tunelab.train import train as _train
 
     return _train(config)

@@ -11,7 +11,7 @@ import sacrebleu
 from click.testing import CliRunner
 
 from tunelab.cli import cli
-from tunelab.evaluate import rouge
+from tunelab.scoring import rouge
 
 PREDS = ["the cat sat on the mat", "Paris is the capital of France.", "forty two"]
 REFS = ["the cat is on the mat", "The capital of France is Paris.", "42"]

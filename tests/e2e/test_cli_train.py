@@ -89,7 +89,7 @@ def test_lora_adapter_loads_with_peft_and_merge_matches(tmp_path: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tunelab.models._tiny import tiny_model_dir
+    from tunelab.models import tiny_model_dir
 
     _run(["train", str(_config(tmp_path, "lora", method="lora", lr=0.01)), "--lora.r=4"])
     run = tmp_path / "runs" / "lora"

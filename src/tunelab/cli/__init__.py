@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from tunelab import __version__
+from tunelab._version import __version__
 
 __all__ = ["main", "cli"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.models import merge_adapter
 
 __all__ = ["merge_cmd"]
 
@@ -27,7 +28,5 @@ __all__ = ["merge_cmd"]
 @handle_errors
 def merge_cmd(base: str, adapter: str, out: str, dtype: str) -> None:
     """Merge a LoRA adapter into its base model (safetensors + tokenizer, loadable by transformers)."""
-    from tunelab.models._merge import merge_adapter
-
     path = merge_adapter(base, adapter, out, dtype)
     click.echo(f"merged model written to {path}")

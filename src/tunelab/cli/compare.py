@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.compare import render_report, run_comparison
+from tunelab.config import load_config
 
 
 def say(msg: str) -> None:
@@ -23,9 +25,6 @@ def compare(config: str, overrides: tuple[str, ...]) -> None:
     CONFIG is a YAML file (or a shipped preset name such as `demo`); override any field with
     --section.key=value. Rerunning the same command resumes: finished stages are reused.
     """
-    from tunelab.compare import render_report, run_comparison
-    from tunelab.config import load_config
-
     cfg = load_config(config, list(overrides))
     run_comparison(cfg, say)
     html, md = render_report(cfg.run_dir)
@@ -38,8 +37,6 @@ def compare(config: str, overrides: tuple[str, ...]) -> None:
 @handle_errors
 def report(run_dirs: tuple[str, ...]) -> None:
     """Render report.html (self-contained, plots embedded) and report.md for comparison run directories."""
-    from tunelab.compare import render_report
-
     for d in run_dirs:
         html, md = render_report(d)
         click.echo(f"wrote {html} and {md}")

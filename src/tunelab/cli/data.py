@@ -6,8 +6,11 @@ from typing import Any
 
 import click
 
+import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
 from tunelab.cli._common import handle_errors, print_json
+from tunelab.data import convert, describe, load_with_report, validate, write_rejected
 from tunelab.errors import InputError
+from tunelab.models import load_tokenizer
 
 __all__ = ["data"]
 
@@ -41,8 +44,6 @@ def data() -> None:
 @handle_errors
 def validate_cmd(path: str, format_: str | None, skip_invalid: bool, eval_data: bool) -> None:
     """Check every record of PATH and report every problem as FILE:LINE: field: message (exit 2 if any)."""
-    from tunelab.data import validate, write_rejected
-
     rep = validate(path, format_, training=not eval_data)
     click.echo(
         f"{path}: format {rep.format}: {rep.n_records} records, {rep.n_valid} valid, {len(rep.rejected)} rejected"
@@ -107,11 +108,8 @@ def stats_cmd(
     path: str, format_: str | None, model: str | None, max_length: int | None, as_json: bool
 ) -> None:
     """Examples, turns, length distribution, label balance, duplicates and over-length counts of PATH."""
-    from tunelab.data import load_with_report
-    from tunelab.data._stats import describe, load_stats_tokenizer
-
     examples, rep = load_with_report(path, format_, training=False)
-    tok = load_stats_tokenizer(model) if model else None
+    tok = load_tokenizer(model) if model else None
     stats = {"path": path, **describe(examples, rep.format, tok, max_length)}
     if as_json:
         print_json(stats)
@@ -130,8 +128,6 @@ def stats_cmd(
 @handle_errors
 def convert_cmd(src: str, dst: str, format_: str, in_format: str | None, skip_invalid: bool) -> None:
     """Convert SRC to DST in another record shape; the file type follows DST's extension."""
-    from tunelab.data import convert
-
     rep = convert(src, dst, format_, in_format=in_format, skip_invalid=skip_invalid)
     click.echo(
         f"{src} ({rep.in_format}) -> {dst} ({rep.out_format}): {rep.read} read, {rep.written} written, "

@@ -7,6 +7,8 @@ import time
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.compare import render_report, run_comparison
+from tunelab.config import load_config
 
 
 @click.command()
@@ -21,9 +23,6 @@ def demo(out: str, name: str, quick: bool) -> None:
     trains both methods on the same budget, evaluates base and both tuned models, and writes
     report.html and report.md. Rerun the same command to resume an interrupted demo.
     """
-    from tunelab.compare import render_report, run_comparison
-    from tunelab.config import load_config
-
     t0 = time.time()
     overrides = [f"output_dir={out}", f"run_name={name}"]
     cfg = load_config("demo-quick" if quick else "demo", overrides)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.estimate import estimate_flops, estimate_memory, estimate_time, get_hardware, load_arch
 
 __all__ = ["estimate"]
 
@@ -85,8 +86,6 @@ def estimate(
 ) -> None:
     """Estimate peak training memory (weights, gradients, AdamW states, activations, logits),
     FLOPs per step and training time for MODEL."""
-    from tunelab.estimate import estimate_flops, estimate_memory, estimate_time, get_hardware, load_arch
-
     arch = load_arch(model)
     hw = get_hardware("cpu") if measure_cpu else (get_hardware(gpu) if gpu else None)
     on_cpu = hw is not None and hw.measured

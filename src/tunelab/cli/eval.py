@@ -7,6 +7,10 @@ from typing import Any
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.errors import InputError
+from tunelab.evaluate import DataSpec, evaluate_model, load_suite, scores_table
+from tunelab.generation import OpenAIBackend
+from tunelab.models import load_model, load_tokenizer
 
 __all__ = ["eval_cmd"]
 
@@ -49,10 +53,6 @@ def eval_cmd(
     """
     from rich.console import Console
 
-    from tunelab.errors import InputError
-    from tunelab.evaluate._runner import evaluate_model, scores_table
-    from tunelab.evaluate._suite import DataSpec, load_suite
-
     if limit is not None and limit < 1:
         raise InputError("must be at least 1", field="--limit")
     if batch_size is not None and batch_size < 1:
@@ -64,14 +64,10 @@ def eval_cmd(
         suite.data = [DataSpec(path=data_path, format=fmt)]
         suite.source = None
         suite.validate()
-    from tunelab.models import load_model, load_tokenizer
-
     tokenizer = load_tokenizer(model_path)
     backend = None
     model: Any = None
     if base_url is not None and suite.kind == "generate":
-        from tunelab.evaluate._backends import OpenAIBackend
-
         backend = OpenAIBackend(base_url, model=model_path, api_key=api_key)
     else:
         model = load_model(model_path, dtype=dtype, device=device)

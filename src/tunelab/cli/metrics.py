@@ -9,6 +9,7 @@ import click
 
 from tunelab.cli._common import handle_errors, print_json
 from tunelab.errors import InputError
+from tunelab.scoring import DEFAULT_METRICS, METRIC_NAMES, compute_metrics
 
 __all__ = ["metrics", "read_items"]
 
@@ -90,8 +91,6 @@ def read_items(path: str, allow_multiple: bool) -> list[str | list[str]]:
 @handle_errors
 def metrics(pred_path: str, ref_path: str, metric_names: str | None) -> None:
     """Score predictions against references and print JSON: scores, the rule behind each, item count."""
-    from tunelab.evaluate import DEFAULT_METRICS, METRIC_NAMES, compute_metrics
-
     names = (
         [n.strip() for n in metric_names.split(",") if n.strip()] if metric_names else list(DEFAULT_METRICS)
     )

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tunelab.cli._common import handle_errors, print_json
+from tunelab.models import is_tiny, load_tokenizer, resolve_model_path, write_tiny
 
 
 @click.group()
@@ -32,10 +33,10 @@ def tiny(out: str, rebuild: bool, seed: int, steps: int) -> None:
     The folder loads with plain transformers (AutoModelForCausalLM / AutoTokenizer), weights in
     safetensors, ChatML chat template, pad token distinct from EOS.
     """
-    from tunelab.models._tiny import build_tiny, write_tiny
-
     if rebuild:
         from rich.console import Console
+
+        from tunelab.train import build_tiny  # imports torch
 
         console = Console(stderr=True)
 
@@ -51,8 +52,6 @@ def tiny(out: str, rebuild: bool, seed: int, steps: int) -> None:
 def describe_model(name_or_path: str) -> dict[str, Any]:
     """Architecture, parameter count, vocabulary and template of a model folder or hub id."""
     from transformers import AutoConfig
-
-    from tunelab.models import is_tiny, load_tokenizer, resolve_model_path
 
     path = resolve_model_path(name_or_path)
     cfg = AutoConfig.from_pretrained(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.serve import run_server
 
 __all__ = ["serve"]
 
@@ -73,8 +74,6 @@ def serve(
     (left-padded, one generate call per batch); streaming (stream=true) sends server-sent events
     token by token. SIGINT/SIGTERM stop accepting, finish in-flight requests, then exit 0.
     """
-    from tunelab.serve import run_server
-
     run_server(
         model_dir,
         adapter=adapter,

@@ -8,8 +8,28 @@ from typing import Any
 
 import click
 
+import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
 from tunelab.cli._common import handle_errors
-from tunelab.errors import InputError
+from tunelab.data import load, write_records
+from tunelab.errors import InputError, TunelabError
+from tunelab.evaluate import rating_judge
+from tunelab.generation import OpenAIBackend, make_backend
+from tunelab.synth import (
+    BLACKLIST,
+    EVOL_DECODING,
+    INSTANCE_DECODING,
+    INSTRUCTION_DECODING,
+    RESPONSE_DECODING,
+    default_seeds_path,
+    evol_instruct,
+    filter_examples,
+    generate_report,
+    list_tasks,
+    load_seed_tasks,
+    rejected_path,
+    self_instruct,
+    write_atomic,
+)
 
 __all__ = ["synth"]
 
@@ -24,8 +44,6 @@ def synth() -> None:
 @handle_errors
 def tasks_cmd(as_json: bool) -> None:
     """List the verifiable synthetic tasks."""
-    from tunelab.synth import list_tasks
-
     infos = list_tasks()
     if as_json:
         rows = [
@@ -62,8 +80,6 @@ def tasks_cmd(as_json: bool) -> None:
 @handle_errors
 def generate_cmd(task: str, n: int, out: Path, seed: int, templates: str) -> None:
     """Generate N verified examples of TASK as JSONL (one Example per line)."""
-    from tunelab.synth import generate_report
-
     if n < 0:
         raise InputError(f"--n must be >= 0, got {n}", field="n")
     report = generate_report(task, n, seed=seed, templates=templates)
@@ -107,8 +123,6 @@ def _backend_options(fn: Any) -> Any:
 
 
 def _make_backend(opts: dict[str, Any]) -> Any:
-    from tunelab.synth._llm import make_backend
-
     return make_backend(
         model=opts["model"],
         base_url=opts["base_url"],
@@ -168,14 +182,6 @@ def self_instruct_cmd(
     """Self-Instruct: generate N instruction/response examples from seed tasks (rerun to resume)."""
     import dataclasses
 
-    from tunelab.synth._selfinstruct import (
-        INSTANCE_DECODING,
-        INSTRUCTION_DECODING,
-        default_seeds_path,
-        load_seed_tasks,
-        self_instruct,
-    )
-
     tasks = load_seed_tasks(seeds or default_seeds_path())
     res = self_instruct(
         _make_backend(opts),
@@ -222,9 +228,6 @@ def evol_cmd(
 ) -> None:
     """Evol-Instruct: rewrite instructions harder or broader for R rounds, eliminate failures (rerun to resume)."""
     import dataclasses
-
-    from tunelab.data import load
-    from tunelab.synth._evol import EVOL_DECODING, RESPONSE_DECODING, evol_instruct
 
     examples = load(in_path, training=False)
     res = evol_instruct(
@@ -290,18 +293,12 @@ def filter_cmd(
     api_key: str | None,
 ) -> None:
     """Filter generated data IN into OUT; rejected records with reasons go to OUT.rejected.jsonl."""
-    from tunelab.data import load, write_records
-    from tunelab.synth._cache import write_atomic
-    from tunelab.synth._filter import BLACKLIST, filter_examples
-    from tunelab.synth._run import rejected_path
-
     if not 0 <= near_dup_threshold <= 1 or not 0 <= rouge_threshold <= 1:
         raise InputError("thresholds must be in [0, 1]", field="threshold")
     judge = None
     if judge_url:
-        from tunelab.evaluate._backends import OpenAIBackend
-
-        judge = OpenAIBackend(judge_url, judge_model or _first_model(judge_url, api_key), api_key=api_key)
+        backend = OpenAIBackend(judge_url, judge_model or _first_model(judge_url, api_key), api_key=api_key)
+        judge = rating_judge(backend, max_new_tokens=judge_max_new_tokens)
     examples = load(in_path, training=False)
     report = filter_examples(
         examples,
@@ -313,7 +310,6 @@ def filter_cmd(
         verify=verify,
         judge=judge,
         judge_min_score=judge_min_score,
-        judge_max_new_tokens=judge_max_new_tokens,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_records(out, [ex.to_dict() for ex in report.kept])
@@ -328,8 +324,6 @@ def filter_cmd(
 def _first_model(base_url: str, api_key: str | None) -> str:
     """The first model id a server lists at /v1/models."""
     import httpx
-
-    from tunelab.errors import TunelabError
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:

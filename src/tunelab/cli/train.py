@@ -7,6 +7,8 @@ import logging
 import click
 
 from tunelab.cli._common import handle_errors
+from tunelab.config import load_config
+from tunelab.errors import InputError
 
 __all__ = ["train"]
 
@@ -36,9 +38,6 @@ def train(ctx: click.Context, config_path: str, resume: bool) -> None:
     or `accelerate launch $(which tunelab) train CONFIG.yaml` with an accelerate config
     (DDP, FSDP, DeepSpeed). On a small shared CPU, OMP_NUM_THREADS=1 is often much faster.
     """
-    from tunelab.config import load_config
-    from tunelab.errors import InputError
-
     for extra in ctx.args:
         if not extra.startswith("--") or "=" not in extra:
             raise InputError(

@@ -14,10 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunelab import __version__
+from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
 from tunelab.config import Config, SourceConfig, dump_config
 from tunelab.errors import InputError
+from tunelab.evaluate import evaluate_model, suite_from_dict
+from tunelab.models import is_tiny, load_model, load_tokenizer
+from tunelab.scoring import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
+from tunelab.synth import generate, get_task
 
 __all__ = ["run_comparison", "plan_runs", "MODELS"]
 
@@ -42,8 +46,6 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
         raise InputError(
             f"held-out tasks must not be trained on: {sorted(overlap)}", field="compare.heldout_tasks"
         )
-    from tunelab.synth import get_task
-
     for t in [*c.instruction_tasks, *c.heldout_tasks]:
         get_task(t)  # unknown task -> InputError naming the closest one
 
@@ -70,7 +72,7 @@ def _train_or_reuse(name: str, rcfg: Config, say: Progress) -> dict[str, Any]:
     if summary_path.is_file() and (run_dir / "final").is_dir():
         say(f"[{name}] already trained: reusing {run_dir / 'final'}")
     else:
-        from tunelab.train import train
+        from tunelab.train import train  # imports torch: loaded when a run trains, not with the package
 
         resume = (run_dir / "checkpoints").is_dir()
         say(f"[{name}] training {rcfg.train.max_steps} steps ({'resuming' if resume else 'from the base'})")
@@ -131,8 +133,6 @@ def _slices(cfg: Config) -> dict[str, dict[str, Any]]:
 
 
 def _suite(key: str, spec: dict[str, Any], cfg: Config) -> Any:
-    from tunelab.evaluate._suite import suite_from_dict
-
     return suite_from_dict(
         {
             "name": key,
@@ -150,8 +150,6 @@ def _suite(key: str, spec: dict[str, Any], cfg: Config) -> Any:
 
 
 def _ppl_suite(cfg: Config) -> Any:
-    from tunelab.evaluate._suite import suite_from_dict
-
     return suite_from_dict(
         {
             "name": "forgetting",
@@ -166,8 +164,6 @@ def _ppl_suite(cfg: Config) -> Any:
 
 
 def _load(model_name: str, final_dir: str | None, cfg: Config) -> tuple[Any, Any]:
-    from tunelab.models import load_model, load_tokenizer
-
     mc = cfg.model
     if final_dir is None:
         return (
@@ -198,8 +194,6 @@ def _eval_all(
     cfg: Config, methods: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
 ) -> dict[str, dict[str, Any]]:
     """Evaluate every model on every slice; results cached as ``eval/<model>/<slice>/``."""
-    from tunelab.evaluate._runner import evaluate_model
-
     suites = {k: _suite(k, v, cfg) for k, v in slices.items()}
     suites["forgetting"] = _ppl_suite(cfg)
     results: dict[str, dict[str, Any]] = {m: {} for m in MODELS}
@@ -229,8 +223,6 @@ def _eval_all(
 def _accuracy_slice(
     key: str, spec: dict[str, Any], res: dict[str, dict[str, Any]], cfg: Config
 ) -> dict[str, Any]:
-    from tunelab.evaluate import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
-
     ids = [r["id"] for r in res["base"][key]["rows"]]
     correct = {}
     for m in MODELS:
@@ -301,8 +293,6 @@ def _accuracy_slice(
 def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, Any]:
     import math
 
-    from tunelab.evaluate import paired_bootstrap
-
     def bpb(rows: Sequence[dict[str, Any]]) -> float:
         return sum(r["nll"] for r in rows) / sum(r["n_bytes"] for r in rows) / math.log(2)
 
@@ -335,7 +325,7 @@ def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, 
 
 def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
     """(task, case hash) of every example either method trains on, generated as training does."""
-    from tunelab.train._batches import read_sources
+    from tunelab.train import read_sources  # imports torch
 
     seen: set[tuple[str, str]] = set()
     for rcfg in runs.values():
@@ -355,8 +345,6 @@ def _write_eval_sets(
     Returns:
         Per slice: candidates drawn, items dropped as seen in training, items kept.
     """
-    from tunelab.synth import generate
-
     seen = _trained_cases(runs)
     out_dir = cfg.run_dir / "eval_sets"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -386,8 +374,6 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     Returns:
         The comparison (what ``compare.json`` holds).
     """
-    from tunelab.models import is_tiny
-
     t0 = time.time()
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)

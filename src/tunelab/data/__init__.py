@@ -1,7 +1,8 @@
 """Data layer: the canonical :class:`Example`, readers, validation, templates, masks, packing.
 
-``import tunelab.data`` imports neither torch nor transformers: tokenization and model-based
-statistics import them inside the functions that need them.
+``import tunelab.data`` imports neither torch nor transformers: tokenization imports them inside the
+functions that need it. The released benchmark layouts (``medcalc``, ``finqa``, ...) are formats too: they
+register here when :mod:`tunelab.benchmarks` is imported (the CLI, training and evaluation import it).
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from tunelab.data._dedup import (
 from tunelab.data._encode import EncodeReport, encode, encode_with_report
 from tunelab.data._example import ROLES, Example
 from tunelab.data._formats import (
+    FieldProblem,
     Format,
     LossyConversion,
     detect_format,
     format_names,
     get_format,
+    maybe_json,
     register_format,
 )
-from tunelab.data._io import RawRecord, read_records, write_records
+from tunelab.data._io import RawRecord, file_kind, json_type_name, read_jsonl, read_records, write_records
 from tunelab.data._load import (
     Rejected,
     ValidationReport,
@@ -38,6 +41,7 @@ from tunelab.data._load import (
 )
 from tunelab.data._pack import PackResult, pack, pad_free_batches
 from tunelab.data._split import split
+from tunelab.data._stats import describe
 
 __all__ = [
     "ROLES",
@@ -45,6 +49,7 @@ __all__ = [
     "ConvertReport",
     "EncodeReport",
     "Example",
+    "FieldProblem",
     "FilterResult",
     "Format",
     "LossyConversion",
@@ -57,17 +62,22 @@ __all__ = [
     "convert",
     "dedup_exact",
     "dedup_near",
+    "describe",
     "detect_format",
     "encode",
     "encode_with_report",
+    "file_kind",
     "format_names",
     "get_format",
     "iter_examples",
+    "json_type_name",
     "load",
     "load_with_report",
+    "maybe_json",
     "normalize_text",
     "pack",
     "pad_free_batches",
+    "read_jsonl",
     "read_records",
     "register_format",
     "split",
@@ -76,5 +86,3 @@ __all__ = [
     "write_records",
     "write_rejected",
 ]
-
-import tunelab.data.benchmarks  # noqa: E402,F401  (registers the benchmark formats)

@@ -30,6 +30,7 @@ __all__ = [
     "get_format",
     "detect_format",
     "format_names",
+    "maybe_json",
 ]
 
 # (field, message) pairs; the scanner adds file and line.
@@ -126,7 +127,8 @@ def _text(d: dict[str, Any], key: str, probs: list[FieldProblem], required: bool
     return v
 
 
-def _maybe_json(v: Any, as_text: bool) -> Any:
+def maybe_json(v: Any, as_text: bool) -> Any:
+    """Decode a JSON-encoded nested value (``[...]``/``{...}`` text) read from a text format (CSV, Parquet)."""
     if as_text and isinstance(v, str) and v[:1] in "[{":
         try:
             return json.loads(v)
@@ -176,7 +178,7 @@ def _parse_turns(
 
 def _extras(d: dict[str, Any], consumed: Collection[str], as_text: bool) -> dict[str, Any]:
     # Text containers (CSV, Parquet) store nested extra values JSON-encoded: decode them back.
-    return {k: _maybe_json(v, as_text) for k, v in d.items() if k not in consumed}
+    return {k: maybe_json(v, as_text) for k, v in d.items() if k not in consumed}
 
 
 def _put(out: dict[str, Any], meta: dict[str, Any], fmt: str) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def _parse_messages(d: dict[str, Any], as_text: bool) -> tuple[Example | None, l
     if "messages" not in d:
         return None, [("messages", "missing")]
     turns = _parse_turns(
-        _maybe_json(d["messages"], as_text), "messages", "role", "content", {r: r for r in ROLES}, probs
+        maybe_json(d["messages"], as_text), "messages", "role", "content", {r: r for r in ROLES}, probs
     )
     ex_id = _parse_id(d, probs)
     meta = _extras(d, ("messages", "id"), as_text)
@@ -260,9 +262,9 @@ def _parse_tunelab(d: dict[str, Any], as_text: bool) -> tuple[Example | None, li
         probs.append(("messages", "missing"))
         return None, probs
     turns = _parse_turns(
-        _maybe_json(d["messages"], as_text), "messages", "role", "content", {r: r for r in ROLES}, probs
+        maybe_json(d["messages"], as_text), "messages", "role", "content", {r: r for r in ROLES}, probs
     )
-    meta = _maybe_json(d.get("meta", {}), as_text)
+    meta = maybe_json(d.get("meta", {}), as_text)
     if not isinstance(meta, dict):
         probs.append(("meta", f"expected an object, got {_tname(meta)}"))
     ex_id = _parse_id(d, probs)
@@ -288,7 +290,7 @@ def _parse_sharegpt(d: dict[str, Any], as_text: bool) -> tuple[Example | None, l
     if "conversations" not in d:
         return None, [("conversations", "missing")]
     turns = _parse_turns(
-        _maybe_json(d["conversations"], as_text), "conversations", "from", "value", _SHAREGPT_ROLES, probs
+        maybe_json(d["conversations"], as_text), "conversations", "from", "value", _SHAREGPT_ROLES, probs
     )
     ex_id = _parse_id(d, probs)
     meta = _extras(d, ("conversations", "id"), as_text)

@@ -19,7 +19,15 @@ from typing import Any
 
 from tunelab.errors import InputError, Problem
 
-__all__ = ["RawRecord", "read_records", "write_records", "file_kind", "WRITE_KINDS"]
+__all__ = [
+    "RawRecord",
+    "read_records",
+    "read_jsonl",
+    "write_records",
+    "file_kind",
+    "json_type_name",
+    "WRITE_KINDS",
+]
 
 WRITE_KINDS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _READ_KINDS = {**WRITE_KINDS, ".ndjson": "jsonl"}
@@ -75,7 +83,7 @@ def read_records(path: str | os.PathLike[str], split: str | None = None) -> Iter
         raise InputError("no such file or directory", file=str(path))
     kind = file_kind(p)
     if kind == "jsonl":
-        yield from _read_jsonl(p)
+        yield from read_jsonl(p)
     elif kind == "json":
         yield from _read_json(p)
     elif kind == "csv":
@@ -104,7 +112,13 @@ def _decode(raw: bytes, file: str, line: int) -> tuple[str, Problem | None]:
         return raw.decode("utf-8", errors="replace"), prob
 
 
-def _read_jsonl(p: Path) -> Iterator[RawRecord]:
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RawRecord]:
+    """Yield the records of a file of JSON lines, whatever its extension (each with file and line).
+
+    Raises:
+        InputError: the file cannot be read, or a line is not a JSON object.
+    """
+    p = Path(path)
     f = str(p)
     with p.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -169,7 +183,7 @@ def _read_json(p: Path) -> Iterator[RawRecord]:
         rec, end = _json_value_at(dec, text, i, f)
         if end >= 0 and _skip_ws(text, end) < len(text):
             # more after the first object: JSON lines saved as .json (MedMCQA ships so); read every line
-            yield from _read_jsonl(p)
+            yield from read_jsonl(p)
             return
         yield rec
         return

@@ -1,4 +1,7 @@
-"""Descriptive statistics of a data set: sizes, lengths, label balance, duplicates."""
+"""Descriptive statistics of a data set: sizes, lengths, label balance, duplicates.
+
+Token lengths use a tokenizer the caller loads and passes in; nothing here loads a model or tokenizer.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 from tunelab.data._dedup import dedup_exact
 from tunelab.data._example import Example
 
-__all__ = ["describe", "load_stats_tokenizer"]
+__all__ = ["describe"]
 
 
 def _dist(values: Sequence[int]) -> dict[str, float]:
@@ -30,13 +33,6 @@ def _dist(values: Sequence[int]) -> dict[str, float]:
         "p99": pct(99),
         "max": s[-1],
     }
-
-
-def load_stats_tokenizer(model: str) -> Any:
-    """The tokenizer of a model folder, hub id or ``tunelab-tiny`` (through tunelab's model loader)."""
-    from tunelab.models import load_tokenizer
-
-    return load_tokenizer(model)
 
 
 def _token_length(tok: Any, ex: Example) -> int:

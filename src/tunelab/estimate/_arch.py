@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InputError
+from tunelab.models import resolve_model_path
 
 __all__ = ["ModelArch", "load_arch", "arch_from_dict"]
 
@@ -145,8 +146,6 @@ def load_arch(spec: str) -> ModelArch:
     Raises:
         InputError: missing path, unreadable config, or a hub id that cannot be resolved.
     """
-    from tunelab.models import resolve_model_path
-
     path = Path(resolve_model_path(spec)) if not Path(spec).is_file() else Path(spec)
     if path.is_file():
         return arch_from_dict(_read_file(path), name=spec)

@@ -1,25 +1,12 @@
-"""tunelab.evaluate: metrics that agree with the reference libraries, benchmark answer scorers, statistics.
+"""tunelab.evaluate: suites, items, the evaluation runner, perplexity, log-likelihood choice, LLM judge and human
+review.
 
-Light to import: sacrebleu, rouge_score, scikit-learn, scipy, numpy and sympy load inside the functions that use
-them, and nothing here imports torch.
+The metrics, extraction rules and statistics it reports with live in :mod:`tunelab.scoring`; generation goes
+through :mod:`tunelab.generation`'s backends. Importing this package does not import torch.
 """
 
-from tunelab.evaluate._backends import Backend, OpenAIBackend, TransformersBackend, VLLMBackend
-from tunelab.evaluate._extract import EXTRACTION_METHODS, extract_answer
-from tunelab.evaluate._finqa import (
-    FinQAExecution,
-    FinQAProgramError,
-    FinQAStep,
-    execute_program,
-    execution_accuracy,
-    parse_program,
-    parse_table_cell,
-    program_accuracy,
-    program_answer,
-    run_program,
-)
-from tunelab.evaluate._generate import Decoding, Generation, chat_template_hash, render_prompt
-from tunelab.evaluate._generate import generate as generate_texts
+from __future__ import annotations
+
 from tunelab.evaluate._human import ReviewExport, ReviewResult, export_review, import_review
 from tunelab.evaluate._items import load_items, load_texts
 from tunelab.evaluate._judge import (
@@ -28,51 +15,14 @@ from tunelab.evaluate._judge import (
     grade_single,
     judge_pairwise,
     length_controlled_win_rate,
+    rating_judge,
 )
 from tunelab.evaluate._loglik import ChoiceScores, score_choices
-from tunelab.evaluate._metrics import (
-    CLASSIFICATION_METRICS,
-    DEFAULT_METRICS,
-    METRIC_NAMES,
-    MetricResult,
-    bleu,
-    chrf,
-    classification,
-    compute_metrics,
-    exact_match,
-    f1,
-    normalize_squad,
-    perplexity_from_nll,
-    rouge,
-    rouge_items,
-    split_sentences,
-    squad_em,
-    squad_f1,
-)
-from tunelab.evaluate._numeric import (
-    SCALES,
-    NumericMatch,
-    medcalc_correct,
-    numeric_match,
-    parse_number,
-    tatqa_em_f1,
-)
 from tunelab.evaluate._ppl import PerplexityResult, perplexity
 from tunelab.evaluate._runner import EvalResult, evaluate_model, scores_table
-from tunelab.evaluate._scoring import MetricScore
-from tunelab.evaluate._stats import (
-    BootstrapCI,
-    McNemarResult,
-    PairedBootstrap,
-    bootstrap_ci,
-    flipped_items,
-    mcnemar,
-    paired_bootstrap,
-)
 from tunelab.evaluate._suite import (
     ChoiceSpec,
     DataSpec,
-    ExtractSpec,
     PerplexitySpec,
     PromptSpec,
     Suite,
@@ -82,83 +32,31 @@ from tunelab.evaluate._suite import (
 )
 
 __all__ = [
-    "Backend",
-    "OpenAIBackend",
-    "TransformersBackend",
-    "VLLMBackend",
-    "Decoding",
-    "Generation",
-    "chat_template_hash",
-    "render_prompt",
-    "generate_texts",
-    "ReviewExport",
-    "ReviewResult",
-    "export_review",
-    "import_review",
-    "load_items",
-    "load_texts",
-    "PairwiseResult",
-    "SingleGradeResult",
-    "grade_single",
-    "judge_pairwise",
-    "length_controlled_win_rate",
     "ChoiceScores",
-    "score_choices",
-    "PerplexityResult",
-    "perplexity",
-    "EvalResult",
-    "evaluate_model",
-    "scores_table",
-    "MetricScore",
     "ChoiceSpec",
     "DataSpec",
-    "ExtractSpec",
+    "EvalResult",
+    "PairwiseResult",
+    "PerplexityResult",
     "PerplexitySpec",
     "PromptSpec",
+    "ReviewExport",
+    "ReviewResult",
+    "SingleGradeResult",
     "Suite",
+    "evaluate_model",
+    "export_review",
+    "grade_single",
+    "import_review",
+    "judge_pairwise",
+    "length_controlled_win_rate",
     "list_suites",
+    "load_items",
     "load_suite",
+    "load_texts",
+    "perplexity",
+    "rating_judge",
+    "score_choices",
+    "scores_table",
     "suite_from_dict",
-    "CLASSIFICATION_METRICS",
-    "DEFAULT_METRICS",
-    "EXTRACTION_METHODS",
-    "METRIC_NAMES",
-    "SCALES",
-    "BootstrapCI",
-    "FinQAExecution",
-    "FinQAProgramError",
-    "FinQAStep",
-    "McNemarResult",
-    "MetricResult",
-    "NumericMatch",
-    "PairedBootstrap",
-    "bleu",
-    "bootstrap_ci",
-    "chrf",
-    "classification",
-    "compute_metrics",
-    "exact_match",
-    "execute_program",
-    "execution_accuracy",
-    "extract_answer",
-    "f1",
-    "flipped_items",
-    "mcnemar",
-    "medcalc_correct",
-    "normalize_squad",
-    "numeric_match",
-    "paired_bootstrap",
-    "parse_number",
-    "parse_program",
-    "parse_table_cell",
-    "perplexity_from_nll",
-    "program_accuracy",
-    "program_answer",
-    "rouge",
-    "rouge_items",
-    "run_program",
-    "split_sentences",
-    "squad_em",
-    "squad_f1",
-    "tatqa_em_f1",
 ]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InputError
-from tunelab.evaluate._scoring import MetricScore
+from tunelab.scoring import MetricScore, bootstrap_ci
 
 __all__ = ["ReviewExport", "ReviewResult", "export_review", "import_review", "PREFERENCES"]
 
@@ -234,8 +234,6 @@ def import_review(
         InputError: a bad sheet (naming file, line and field), an unknown item, or no judgments at all.
     """
     from sklearn.metrics import cohen_kappa_score
-
-    from tunelab.evaluate import bootstrap_ci
 
     mapping = json.loads(Path(mapping_path).read_text(encoding="utf-8"))
     left_is: dict[str, str] = mapping["left"]

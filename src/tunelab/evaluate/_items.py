@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunelab.data import Example
+import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
+from tunelab.data import Example, load
 from tunelab.errors import InputError
 from tunelab.evaluate._suite import DataSpec, Suite
+from tunelab.synth import general_text, generate
 
 __all__ = ["load_items", "load_texts", "read_text_file"]
 
 
 def _load_source(spec: DataSpec) -> list[Example]:
     if spec.task:
-        from tunelab.synth import generate
-
         return generate(spec.task, spec.n, seed=spec.seed, templates=spec.templates)
     if spec.path:
-        import importlib.util
-
-        from tunelab.data import load
-
-        if importlib.util.find_spec("tunelab.data.benchmarks") is not None:
-            import tunelab.data.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
-
         # evaluation items may end without an assistant turn (no reference needed when meta has gold)
         return load(spec.path, format=spec.format, training=False)
     raise InputError("this source holds texts, not items (perplexity suites only)", field="data")
@@ -82,8 +75,6 @@ def load_texts(suite: Suite, limit: int | None = None) -> tuple[list[str], list[
     texts: list[str] = []
     for k, spec in enumerate(suite.data):
         if spec.text == "general":
-            from tunelab.models._corpus import general_text
-
             got = general_text(spec.n, seed=spec.seed)
             ids.extend(f"general-s{spec.seed}-{j:06d}" for j in range(len(got)))
             texts.extend(got)

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tunelab.errors import InputError
-from tunelab.evaluate._backends import Backend
-from tunelab.evaluate._generate import Decoding
-from tunelab.evaluate._scoring import MetricScore
+from tunelab.generation import Backend, Decoding
+from tunelab.scoring import MetricScore, bootstrap_ci
 
 __all__ = [
     "PAIR_SYSTEM",
@@ -36,6 +35,7 @@ __all__ = [
     "SingleGradeResult",
     "judge_pairwise",
     "grade_single",
+    "rating_judge",
     "parse_pair_verdict",
     "parse_rating",
     "length_controlled_win_rate",
@@ -218,8 +218,6 @@ def judge_pairwise(
     Raises:
         InputError: mismatched lengths or no items.
     """
-    from tunelab.evaluate import bootstrap_ci
-
     n = len(questions)
     if n == 0 or len(answers_a) != n or len(answers_b) != n:
         raise InputError(
@@ -357,8 +355,6 @@ def grade_single(
     Raises:
         InputError: mismatched lengths or no items.
     """
-    from tunelab.evaluate import bootstrap_ci
-
     if not questions or len(answers) != len(questions):
         raise InputError(f"need one answer per question ({len(questions)}, {len(answers)})", field="answers")
     ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(questions))]
@@ -384,3 +380,34 @@ def grade_single(
     return SingleGradeResult(
         grades, mean, len(grades) - len(vals), {**backend.describe(), "decoding": decoding.to_dict()}
     )
+
+
+def rating_judge(
+    backend: Backend, rubric: str | None = None, max_new_tokens: int = 512
+) -> Callable[[Sequence[str], Sequence[str], Sequence[str]], list[tuple[int | None, str]]]:
+    """An LLM-judge gate for :func:`tunelab.synth.filter_examples` (its ``judge`` argument).
+
+    Args:
+        backend: the judge model.
+        rubric: what to judge on (MT-Bench's default rubric when omitted).
+        max_new_tokens: the judge's generation budget (greedy decoding).
+
+    Returns:
+        ``judge(instructions, responses, ids)``: per pair ``(rating 1-10 or None, raw judge output)``, graded
+        by :func:`grade_single`.
+    """
+
+    def judge(
+        instructions: Sequence[str], responses: Sequence[str], ids: Sequence[str]
+    ) -> list[tuple[int | None, str]]:
+        graded = grade_single(
+            backend,
+            instructions,
+            responses,
+            rubric=rubric,
+            ids=ids,
+            decoding=Decoding(max_new_tokens=max_new_tokens),
+        )
+        return [(g.rating, g.raw) for g in graded.grades]
+
+    return judge

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunelab.errors import InputError
+from tunelab.evaluate._ppl import sum_logprobs
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -79,8 +80,6 @@ def score_choices(
     Raises:
         InputError: an item with fewer than two options, or an empty option.
     """
-    from tunelab.evaluate._ppl import sum_logprobs
-
     ctx_limit = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
     seqs: list[list[int]] = []
     targets: list[int] = []

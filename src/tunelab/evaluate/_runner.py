@@ -15,15 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunelab._version import __version__
+from tunelab.data import Example
 from tunelab.errors import InputError
-from tunelab.evaluate._scoring import RULES, MetricScore
-from tunelab.evaluate._suite import Suite
+from tunelab.evaluate._items import load_items, load_texts
+from tunelab.evaluate._loglik import score_choices
+from tunelab.evaluate._ppl import perplexity, pooled
+from tunelab.evaluate._scoring import RULES, extract_item, gold_of, resolve_metrics, score_items
+from tunelab.evaluate._suite import Suite, load_suite
+from tunelab.generation import Backend, Prompt, TransformersBackend, chat_template_hash, render_prompt
+from tunelab.models import is_tiny
+from tunelab.scoring import MetricScore, bootstrap_ci
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-    from tunelab.data import Example
-    from tunelab.evaluate._backends import Backend, Prompt
 
 __all__ = ["EvalResult", "evaluate_model", "scores_table"]
 
@@ -73,9 +78,6 @@ def _prompt_of(ex: Example, suite: Suite) -> Prompt:
 def _run_generate(
     suite: Suite, items: list[Example], backend: Backend, tokenizer: PreTrainedTokenizerBase | None
 ) -> tuple[dict[str, MetricScore], list[dict[str, Any]], dict[str, Any]]:
-    from tunelab.evaluate._generate import render_prompt
-    from tunelab.evaluate._scoring import extract_item, gold_of, resolve_metrics, score_items
-
     prompts = [_prompt_of(ex, suite) for ex in items]
     gens = backend.generate(prompts, suite.decoding)
     extracted = [extract_item(g.text, ex, suite.extract) for g, ex in zip(gens, items)]
@@ -120,11 +122,6 @@ def _choice_options(ex: Example, suite: Suite) -> list[str]:
 def _run_choice(
     suite: Suite, items: list[Example], model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 ) -> tuple[dict[str, MetricScore], list[dict[str, Any]], dict[str, Any]]:
-    from tunelab.evaluate import bootstrap_ci
-    from tunelab.evaluate._generate import render_prompt
-    from tunelab.evaluate._loglik import score_choices
-    from tunelab.evaluate._scoring import gold_of
-
     plain = suite.prompt.format == "plain"
     contexts = [
         p if isinstance(p, str) else render_prompt(p, tokenizer, "chat")
@@ -168,10 +165,6 @@ def _run_choice(
 def _run_perplexity(
     suite: Suite, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, limit: int | None
 ) -> tuple[dict[str, MetricScore], list[dict[str, Any]], dict[str, Any], int]:
-    from tunelab.evaluate import bootstrap_ci
-    from tunelab.evaluate._items import load_texts
-    from tunelab.evaluate._ppl import perplexity, pooled
-
     ids, texts = load_texts(suite, limit)
     p = suite.perplexity
     res = perplexity(model, tokenizer, texts, p.window, p.stride, p.batch_size)
@@ -247,14 +240,8 @@ def evaluate_model(
         InputError: bad suite data, or no model for a suite that needs one.
         TunelabError: generation failed.
     """
-    import tunelab
-    from tunelab.evaluate._generate import chat_template_hash
-    from tunelab.evaluate._items import load_items
-
     t0 = time.perf_counter()
     if isinstance(suite, str):
-        from tunelab.evaluate._suite import load_suite
-
         suite = load_suite(suite)
     if limit is not None and limit < 1:
         raise InputError("must be at least 1", field="limit")
@@ -262,8 +249,6 @@ def evaluate_model(
     if needs_local and (model is None or tokenizer is None):
         raise InputError(f"a {suite.kind} suite needs a local model and tokenizer", field="model")
     if backend is None:
-        from tunelab.evaluate._backends import TransformersBackend
-
         assert model is not None and tokenizer is not None
         backend = TransformersBackend(model, tokenizer, batch_size, model_path)
     if suite.kind == "perplexity":
@@ -278,8 +263,6 @@ def evaluate_model(
         else:
             scores, rows, extra = _run_generate(suite, items, backend, tokenizer)
     path = model_path or (str(getattr(model, "name_or_path", "")) if model is not None else None)
-    from tunelab.models import is_tiny
-
     record = {
         "model": {
             "path": path,
@@ -293,7 +276,7 @@ def evaluate_model(
         "backend": backend.describe() if suite.kind == "generate" else {"backend": "transformers"},
         **extra,
         "suite_config": suite.to_dict(),
-        "tunelab_version": tunelab.__version__,
+        "tunelab_version": __version__,
         "created_unix_s": time.time(),
         "elapsed_s": time.perf_counter() - t0,
     }

@@ -1,7 +1,7 @@
 """From raw outputs to scores: answer extraction per item, per-item scorers, suite metrics with bootstrap CIs.
 
-The metric definitions live in ``_metrics`` / ``_numeric`` / ``_finqa`` / ``_extract`` / ``_stats``; this
-module only decides which one applies to which item and records the rule beside every number.
+The metric definitions live in :mod:`tunelab.scoring` and the benchmarks' official rules in
+:mod:`tunelab.benchmarks`; this module only decides which one applies to which item and records the rule beside every number.
 """
 
 from __future__ import annotations
@@ -9,21 +9,27 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from tunelab.benchmarks import BENCHMARK_METRICS, score_example
 from tunelab.data import Example
-from tunelab.evaluate._suite import ExtractSpec
+from tunelab.scoring import (
+    NO_ANSWER,
+    ExtractSpec,
+    MetricScore,
+    bootstrap_ci,
+    compute_metrics,
+    execution_accuracy,
+    medcalc_correct,
+    numeric_match,
+    program_accuracy,
+    read_answer,
+    rouge_items,
+    squad_em,
+    squad_f1,
+)
 
-__all__ = ["MetricScore", "extract_item", "gold_of", "resolve_metrics", "score_items", "NO_ANSWER"]
-
-#: the label a failed extraction counts as in classification metrics (always wrong)
-NO_ANSWER = "<no answer>"
-
-# strict forms for meta["answer_format"] (the synthetic tasks' template forms)
-_LAST_ANSWER_LINE = r"(?msi).*^[ \t]*(?:final[ \t]+)?answer[ \t]*[:=][ \t]*(?P<answer>[^\n]*?)[ \t]*$"
-_WHOLE_NUMBER = r"(?s)^\s*(?P<answer>[-+(]?\$?\s?(?:\d[\d,]*)?\.?\d+(?:\s?%)?\)?)\s*\.?\s*$"
-_WHOLE_TEXT = r"(?s)^\s*(?P<answer>.*?\S)\s*$"
+__all__ = ["extract_item", "gold_of", "resolve_metrics", "score_items", "NO_ANSWER"]
 
 #: meta["scorer"] -> the runner's scorer name
 AUTO_SCORER = {
@@ -37,16 +43,16 @@ AUTO_SCORER = {
 RULES = {
     "label_accuracy": "extracted label == gold label (case-insensitive); no extracted answer is wrong",
     "medcalc_accuracy": "MedCalc-Bench: decimal |pred-gt| <= 0.05*|gt|; integer round(pred) == gt; dates and "
-    "(weeks, days) exact (tunelab.evaluate.medcalc_correct)",
+    "(weeks, days) exact (tunelab.scoring.medcalc_correct)",
     "numeric_accuracy": "tolerant numeric (not an official rule): |pred - gold| <= half a unit of the last decimal "
     "written in the reference answer (meta.answer_text; percents compared as fractions), else rel_tol=1e-6 "
-    "(tunelab.evaluate.numeric_match)",
+    "(tunelab.scoring.numeric_match)",
     "execution_accuracy": "FinQA: run the extracted program, round(result, 5) == exe_ans "
-    "(tunelab.evaluate.execution_accuracy)",
+    "(tunelab.scoring.execution_accuracy)",
     "program_accuracy": "FinQA: extracted program symbolically equivalent to the gold program",
     "extracted_rate": "share of outputs from which the extraction rule read an answer",
-    "tatqa_em": "TAT-QA official exact match (tunelab.data.benchmarks.score_tatqa on the raw output)",
-    "tatqa_f1": "TAT-QA official DROP-style F1 (tunelab.data.benchmarks.score_tatqa on the raw output)",
+    "tatqa_em": "TAT-QA official exact match (tunelab.benchmarks.score_tatqa on the raw output)",
+    "tatqa_f1": "TAT-QA official DROP-style F1 (tunelab.benchmarks.score_tatqa on the raw output)",
     "accuracy_norm": "log-likelihood choice, option log-prob / UTF-8 bytes (lm-evaluation-harness acc_norm)",
 }
 
@@ -54,28 +60,8 @@ PER_ITEM_TEXT = ("exact_match", "f1", "rouge1", "rouge2", "rougeL", "rougeLsum")
 CORPUS = ("bleu", "chrf", "precision_macro", "recall_macro", "f1_macro", "f1_micro")
 
 
-@dataclass
-class MetricScore:
-    """One reported number: the value, its bootstrap 95% CI, the item count, and how it was computed."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    n: int
-    rule: str
-    ci: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _labels(ex: Example, spec: ExtractSpec) -> list[str] | None:
-    labels = spec.labels or ex.meta.get("labels")
-    return [str(x) for x in labels] if labels else None
-
-
 def extract_item(output: str, ex: Example, spec: ExtractSpec) -> tuple[str | None, str]:
-    """Read the answer from one output.
+    """Read the answer from one output (:func:`tunelab.scoring.read_answer` on the item's answer format).
 
     Args:
         output: the model output.
@@ -85,32 +71,8 @@ def extract_item(output: str, ex: Example, spec: ExtractSpec) -> tuple[str | Non
     Returns:
         ``(answer or None, rule)`` where the rule names the method actually used.
     """
-    from tunelab.evaluate._extract import extract_answer
-
-    method = spec.method
-    if method == "none":
-        return (output.strip() or None), "none: the whole output, stripped"
-    if method != "auto":
-        ans = extract_answer(
-            output,
-            method,
-            pattern=spec.pattern,
-            field=spec.field,
-            options=spec.options,
-            labels=_labels(ex, spec),
-        )
-        return ans, method
     fmt = ex.meta.get("answer_format")
-    labels = _labels(ex, spec)
-    if fmt == "json":
-        return extract_answer(output, "json_field", field="answer"), "auto: json_field answer"
-    if fmt == "reasoning_then_answer":
-        return extract_answer(output, "regex", pattern=_LAST_ANSWER_LINE), "auto: last 'Answer:' line"
-    if fmt == "label" or (fmt is None and labels):
-        return extract_answer(output, "label", labels=labels), "auto: label (strict, whole output)"
-    if fmt == "number":
-        return extract_answer(output, "regex", pattern=_WHOLE_NUMBER), "auto: whole output is one number"
-    return extract_answer(output, "regex", pattern=_WHOLE_TEXT), "auto: whole output, stripped"
+    return read_answer(output, spec, None if fmt is None else str(fmt), ex.meta.get("labels"))
 
 
 def gold_of(ex: Example) -> Any:
@@ -135,14 +97,6 @@ def _answer_tol(ex: Example) -> float | None:
 
 def _item_score(name: str, ans: str | None, ex: Example) -> float | None:
     """A scorer applied to one item: 1/0 (or F1 in [0, 1]); None when the item lacks what it needs."""
-    from tunelab.evaluate import (
-        execution_accuracy,
-        medcalc_correct,
-        numeric_match,
-        program_accuracy,
-        squad_em,
-        squad_f1,
-    )
 
     gold = gold_of(ex)
     if name == "extracted_rate":
@@ -189,8 +143,7 @@ BENCHMARK_DELEGATED = (
 
 
 def _benchmark_score(name: str, output: str, ex: Example, cache: dict[str, dict[str, float]]) -> float | None:
-    """A benchmark adapter's official per-item score of the raw output (``tunelab.data.benchmarks``)."""
-    from tunelab.data.benchmarks import score_example
+    """A benchmark adapter's official per-item score of the raw output (``tunelab.benchmarks``)."""
 
     if ex.id not in cache:
         cache[ex.id] = score_example(output, ex)
@@ -239,13 +192,11 @@ def score_items(
         seed: resampling seed.
         auto_metrics: the names that came from ``auto`` (they cover only their items).
         outputs: the raw outputs, for the benchmark scorers that read them whole (``tatqa_em``, ``tatqa_f1``:
-            ``tunelab.data.benchmarks.score_example``; items without meta["benchmark"] are skipped).
+            ``tunelab.benchmarks.score_example``; items without meta["benchmark"] are skipped).
 
     Returns:
         ``(scores, per_item)``: the suite scores, and per item a dict of the per-item values.
     """
-    from tunelab.evaluate import bootstrap_ci, compute_metrics, rouge_items
-
     auto_metrics = auto_metrics or set()
     per_item: list[dict[str, float]] = [{} for _ in items]
     bench_cache: dict[str, dict[str, float]] = {}
@@ -297,8 +248,6 @@ def score_items(
             idx, vals = [i for i, _ in keep], [v for _, v in keep]
             rule = RULES.get(name, "")
             if any(official):
-                from tunelab.data.benchmarks import BENCHMARK_METRICS
-
                 rule = f"{BENCHMARK_METRICS.get(name, rule)} (the benchmark adapter's official scorer, raw output)"
             if name in ("exact_match", "f1", "accuracy"):
                 rule = str(compute_metrics([name], ["x"], ["x"])["rules"][name])  # type: ignore[index]

@@ -20,18 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InputError
-from tunelab.evaluate._extract import EXTRACTION_METHODS
-from tunelab.evaluate._generate import Decoding
+from tunelab.generation import Decoding
+from tunelab.scoring import EXTRACT_METHODS, ExtractSpec
 
 __all__ = [
     "DataSpec",
     "PromptSpec",
-    "ExtractSpec",
     "ChoiceSpec",
     "PerplexitySpec",
     "Suite",
     "SUITE_KINDS",
-    "EXTRACT_METHODS",
     "SCORER_NAMES",
     "load_suite",
     "suite_from_dict",
@@ -40,8 +38,6 @@ __all__ = [
 ]
 
 SUITE_KINDS = ("generate", "choice", "perplexity")
-#: ``auto`` reads meta["answer_format"] / meta["labels"]; ``none`` scores the stripped output as is
-EXTRACT_METHODS = ("auto", "none", *EXTRACTION_METHODS)
 #: per-item scorers the runner knows beside the text/classification metrics of :func:`compute_metrics`
 SCORER_NAMES = (
     "label_accuracy",
@@ -85,7 +81,7 @@ class DataSpec:
         format: the record shape (detected when omitted).
         task: a ``tunelab.synth`` task name, generated instead of read.
         templates: template slice of a generated task: ``train``, ``heldout`` or ``finetune``.
-        text: ``general`` = held-out general prose (``tunelab.models._corpus.general_text``).
+        text: ``general`` = held-out general prose (``tunelab.synth.general_text``).
         n: items to generate (task or text).
         seed: generation seed.
     """
@@ -126,25 +122,6 @@ class PromptSpec:
 
     format: str = "chat"
     system: str | None = None
-
-
-@dataclass
-class ExtractSpec:
-    """How the answer is read from the output (strict by default; see ``tunelab.evaluate.extract_answer``).
-
-    Attributes:
-        method: one of :data:`EXTRACT_METHODS`.
-        pattern: the regular expression for ``regex``.
-        field: the JSON field for ``json_field``.
-        options: allowed letters for ``option_letter``.
-        labels: the label set for ``label``/``label_first`` (else the item's meta["labels"]).
-    """
-
-    method: str = "auto"
-    pattern: str | None = None
-    field: str | None = None
-    options: str = "ABCDE"
-    labels: list[str] | None = None
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Model loading (hub id or folder), the embedded tiny base model, LoRA wiring and merging."""
+"""Model loading (hub id or folder), the shipped tiny base model, LoRA wiring and merging.
+
+The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the code that pretrains it in
+:mod:`tunelab.train` (``build_tiny``). Importing this package does not import torch.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from tunelab.models._load import (
 )
 from tunelab.models._lora import apply_lora, load_qlora_base, trainable_parameters
 from tunelab.models._merge import merge_adapter
+from tunelab.models._shipped import tiny_model_dir, write_tiny
 
 __all__ = [
     "apply_lora",
@@ -30,4 +35,6 @@ __all__ = [
     "pick_device",
     "resolve_dtype",
     "resolve_model_path",
+    "tiny_model_dir",
+    "write_tiny",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
+from tunelab.models._shipped import tiny_model_dir
 
 if TYPE_CHECKING:
     import torch
@@ -49,8 +50,6 @@ def resolve_model_path(name_or_path: str) -> str:
         InputError: a path that looks local (starts with ``.``, ``/`` or ``~``) but does not exist.
     """
     if name_or_path == TINY_NAME:
-        from tunelab.models._tiny import tiny_model_dir
-
         return str(tiny_model_dir())
     p = Path(name_or_path).expanduser()
     if p.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError
+from tunelab.models._load import resolve_model_path
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -88,8 +89,6 @@ def load_qlora_base(name_or_path: str, trust_remote_code: bool = False, revision
             field="train.method",
         ) from e
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    from tunelab.models._load import resolve_model_path
 
     bnb = BitsAndBytesConfig(
         load_in_4bit=True,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tunelab.errors import InputError
+from tunelab.models._load import load_model, load_tokenizer, resolve_model_path
 
 __all__ = ["merge_adapter"]
 
@@ -26,8 +27,6 @@ def merge_adapter(base_dir: str, adapter_dir: str, out_dir: str, dtype: str = "f
         InputError: the adapter folder is not a peft adapter.
     """
     from peft import PeftModel
-
-    from tunelab.models._load import load_model, load_tokenizer, resolve_model_path
 
     cfg_file = Path(adapter_dir) / "adapter_config.json"
     if not cfg_file.is_file():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
+from tunelab.models import load_model, load_tokenizer
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -45,8 +46,6 @@ def load_for_serving(
     Raises:
         InputError: missing folders or an adapter folder without ``adapter_config.json``.
     """
-    from tunelab.models import load_model, load_tokenizer
-
     model = load_model(model_dir, dtype=dtype, device=device)
     tok_source = model_dir
     if adapter is not None:

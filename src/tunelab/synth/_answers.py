@@ -2,15 +2,14 @@
 
 The same functions serve the generators (to write answers), the verifiers (to read them back)
 and evaluators (to extract a model's answer the way the template asked for it). Numbers are read
-with :func:`tunelab.evaluate.parse_number`.
+with :func:`tunelab.scoring.parse_number`.
 """
 
 from __future__ import annotations
 
-__all__ = ["ANSWER_FORMATS", "extract_answer", "fmt_num", "fmt_thousands"]
+from tunelab.scoring import ANSWER_FORMATS, extract_formatted
 
-#: answer forms a template can request
-ANSWER_FORMATS = ("number", "label", "text", "json", "reasoning_then_answer")
+__all__ = ["ANSWER_FORMATS", "extract_answer", "fmt_num", "fmt_thousands"]
 
 
 def fmt_num(x: float, decimals: int) -> str:
@@ -31,15 +30,9 @@ def extract_answer(
 ) -> str | None:
     """Extract the final answer from a response written in the form a template asked for.
 
-    A thin mapping from ``answer_format`` to the evaluation's strict extraction
-    (:func:`tunelab.evaluate.extract_answer`, through the same per-format rule the evaluation runner applies
-    to ``meta["answer_format"]``), so that generators, verifiers and evaluation read answers one way:
-
-    - ``json``: the whole response (optionally in a json fence) is one JSON object; its ``"answer"`` field.
-    - ``reasoning_then_answer``: the last line starting with ``Answer:``.
-    - ``label``: the whole response, stripped, equals one of ``labels`` (case-insensitively); returned as
-      spelled in ``labels``.
-    - ``number``: the whole response is one number; ``text``: the whole response, stripped.
+    The evaluation's answer-format rule (:func:`tunelab.scoring.extract_formatted`, the one the evaluation
+    runner applies to ``meta["answer_format"]``), so that generators, verifiers and evaluation read answers
+    one way.
 
     Args:
         text: the response.
@@ -52,17 +45,4 @@ def extract_answer(
     Raises:
         ValueError: an unknown ``answer_format``, or ``label`` without ``labels``.
     """
-    from tunelab.data import Example
-    from tunelab.evaluate._scoring import extract_item
-    from tunelab.evaluate._suite import ExtractSpec
-
-    if answer_format not in ANSWER_FORMATS:
-        raise ValueError(f"unknown answer_format {answer_format!r}; expected one of {ANSWER_FORMATS}")
-    if answer_format == "label" and not labels:
-        raise ValueError("answer_format 'label' needs labels=[...]")
-    meta: dict[str, object] = {"answer_format": answer_format}
-    if labels:
-        meta["labels"] = list(labels)
-    answer, _rule = extract_item(text, Example(messages=[], meta=meta), ExtractSpec(method="auto"))
-    # the evaluation's whole-number pattern can capture the space before an absent "%": strip it
-    return answer.strip() if answer is not None else None
+    return extract_formatted(text, answer_format, labels)

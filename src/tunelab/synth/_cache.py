@@ -3,7 +3,7 @@
 - :class:`RequestCache`: every request keyed by ``sha256(backend kind, model, prompt, decoding)`` and stored in
   an append-only JSONL file. The server address is not part of the key: the same model served on another
   port gives the same answers.
-- :class:`CachedBackend`: wraps a :class:`tunelab.evaluate._backends.Backend`; sends only the requests the cache
+- :class:`CachedBackend`: wraps a :class:`tunelab.generation._backends.Backend`; sends only the requests the cache
   lacks, in chunks, and writes each chunk's results as soon as they arrive (a run killed mid-batch loses at
   most one chunk of work).
 - :class:`Journal`: one JSON line per finished batch of a run (what was kept, what was rejected and why); a
@@ -23,8 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunelab.evaluate._backends import Backend, Prompt
-from tunelab.evaluate._generate import Decoding, Generation
+from tunelab.generation import Backend, Decoding, Generation, Prompt
 
 __all__ = [
     "RequestCache",

@@ -28,8 +28,7 @@ from typing import Any
 
 from tunelab.data import Example
 from tunelab.errors import InputError
-from tunelab.evaluate._backends import Backend
-from tunelab.evaluate._generate import Decoding
+from tunelab.generation import Backend, Decoding
 from tunelab.synth._filter import Rejections, instruction_text
 from tunelab.synth._llm import as_prompt, cached_backend
 from tunelab.synth._novelty import rouge_l_fmeasure

@@ -13,17 +13,18 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tunelab.data import Example
-
-if TYPE_CHECKING:
-    from tunelab.evaluate._backends import Backend
+from tunelab.data import Example, dedup_exact, dedup_near
+from tunelab.synth._generate import verify as verify_example
+from tunelab.synth._novelty import NoveltyIndex
+from tunelab.synth._registry import list_tasks
 
 __all__ = [
     "BLACKLIST",
+    "Judge",
     "Rejections",
     "FilterReport",
     "instruction_problem",
@@ -31,6 +32,11 @@ __all__ = [
     "instruction_text",
     "filter_examples",
 ]
+
+#: An LLM judge gate: ``judge(instructions, responses, ids)`` grades each pair 1-10 and returns, per pair,
+#: ``(rating or None when unparsable, the judge's raw output)``. :func:`tunelab.evaluate.rating_judge` builds one
+#: from a backend (MT-Bench's single-answer prompt); ``synth`` itself never imports the evaluation package.
+Judge = Callable[[Sequence[str], Sequence[str], Sequence[str]], Sequence[tuple[int | None, str]]]
 
 #: Self-Instruct's blacklist: tasks a text-only model cannot do
 BLACKLIST: tuple[str, ...] = (
@@ -153,8 +159,6 @@ class FilterReport:
 
 
 def _verifiable_tasks() -> set[str]:
-    from tunelab.synth._registry import list_tasks
-
     return {t.name for t in list_tasks()}
 
 
@@ -166,10 +170,8 @@ def filter_examples(
     max_words: int = 150,
     blacklist: Sequence[str] | None = BLACKLIST,
     verify: bool = False,
-    judge: Backend | None = None,
+    judge: Judge | None = None,
     judge_min_score: int = 7,
-    judge_rubric: str | None = None,
-    judge_max_new_tokens: int = 512,
 ) -> FilterReport:
     """Filter generated examples: length, blacklist, exact and near duplicates, ROUGE-L novelty, verifier, judge.
 
@@ -185,18 +187,14 @@ def filter_examples(
         blacklist: Self-Instruct's blacklist (``None``: off).
         verify: check examples of verifiable synthetic tasks (``meta["task"]`` names one) with
             :func:`tunelab.synth.verify`; other examples pass this gate untouched.
-        judge: an LLM judge backend: each (instruction, response) is graded 1-10 (MT-Bench single-answer
-            prompt, :func:`tunelab.evaluate._judge.grade_single`) and kept when the rating is at least
-            ``judge_min_score``; an unparsable rating rejects.
+        judge: an LLM judge (:data:`Judge`, e.g. :func:`tunelab.evaluate.rating_judge`): each (instruction,
+            response) is graded 1-10 and kept when the rating is at least ``judge_min_score``; an unparsable
+            rating rejects.
         judge_min_score: the rating floor.
-        judge_rubric: what the judge grades on (MT-Bench's default rubric when omitted).
-        judge_max_new_tokens: the judge's generation budget (greedy decoding).
 
     Returns:
         A :class:`FilterReport`.
     """
-    from tunelab.data import dedup_exact, dedup_near
-
     rej = Rejections()
     steps: list[str] = []
     items = list(examples)
@@ -225,8 +223,6 @@ def filter_examples(
         items = list(res.kept)
 
     if rouge_threshold is not None:
-        from tunelab.synth._novelty import NoveltyIndex
-
         steps.append(f"ROUGE-L novelty (F > {rouge_threshold} against a kept instruction)")
         index = NoveltyIndex(rouge_threshold)
         passed = []
@@ -244,8 +240,6 @@ def filter_examples(
         items = passed
 
     if verify:
-        from tunelab.synth._generate import verify as verify_example
-
         steps.append("verifier (synthetic tasks)")
         known = _verifiable_tasks()
         passed = []
@@ -259,26 +253,20 @@ def filter_examples(
         items = passed
 
     if judge is not None and items:
-        from tunelab.evaluate._generate import Decoding
-        from tunelab.evaluate._judge import grade_single
-
         steps.append(f"LLM judge (rating >= {judge_min_score} of 10)")
-        graded = grade_single(
-            judge,
+        grades = judge(
             [instruction_text(ex) for ex in items],
             [ex.response or "" for ex in items],
-            rubric=judge_rubric,
-            ids=[ex.id or str(i) for i, ex in enumerate(items)],
-            decoding=Decoding(max_new_tokens=judge_max_new_tokens),
+            [ex.id or str(i) for i, ex in enumerate(items)],
         )
         passed = []
-        for ex, g in zip(items, graded.grades):
-            if g.rating is None:
-                rej.add("judge gave no parsable rating", ex, "judge", g.raw[-200:])
-            elif g.rating < judge_min_score:
-                rej.add(f"judge rating < {judge_min_score}", ex, "judge", f"rating {g.rating}")
+        for ex, (rating, raw) in zip(items, grades):
+            if rating is None:
+                rej.add("judge gave no parsable rating", ex, "judge", raw[-200:])
+            elif rating < judge_min_score:
+                rej.add(f"judge rating < {judge_min_score}", ex, "judge", f"rating {rating}")
             else:
-                ex.meta["judge_rating"] = g.rating
+                ex.meta["judge_rating"] = rating
                 passed.append(ex)
         items = passed
 

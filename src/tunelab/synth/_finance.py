@@ -1,7 +1,7 @@
 """FinQA / TAT-QA style tasks: a small table rendered as text rows plus report sentences, a question,
 a worked rationale and a FinQA-DSL program.
 
-The gold answer is what :func:`tunelab.evaluate.program_answer` returns for the program (FinQA's
+The gold answer is what :func:`tunelab.scoring.program_answer` returns for the program (FinQA's
 ``exe_ans``: the value rounded to 5 places, or ``yes``/``no`` for ``greater``). The independent
 verifiers live in :mod:`tunelab.synth._finance_verify`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tunelab.evaluate import program_answer
+from tunelab.scoring import program_answer
 from tunelab.synth._answers import fmt_num, fmt_thousands
 from tunelab.synth._types import Case
 

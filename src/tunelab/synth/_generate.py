@@ -9,6 +9,7 @@ from typing import Any
 
 from tunelab.data import Example
 from tunelab.errors import InputError, TunelabError
+from tunelab.scoring import FinQAProgramError, parse_number, program_answer
 from tunelab.synth._answers import ANSWER_FORMATS, extract_answer
 from tunelab.synth._registry import get_task
 from tunelab.synth._templates import render_messages, templates_for
@@ -21,8 +22,6 @@ TEMPLATE_SETS = ("train", "heldout", "finetune")
 
 
 def _num(x: Any) -> float | None:
-    from tunelab.evaluate import parse_number
-
     return parse_number(x) if isinstance(x, (str, int, float)) else None
 
 
@@ -92,8 +91,6 @@ def verify(example: Example) -> Verdict:
     if answer is None or not _same(task, answer, gold, _answer_tolerance(task)):
         return Verdict(False, f"response answer {answer!r} != gold {gold!r}")
     if task.info.scorer == "finqa":
-        from tunelab.evaluate import FinQAProgramError, program_answer
-
         try:
             exe = program_answer(str(meta.get("program", "")), meta.get("table"))
         except FinQAProgramError as e:

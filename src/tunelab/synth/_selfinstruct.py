@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InputError
-from tunelab.evaluate._backends import Backend
-from tunelab.evaluate._generate import Decoding
+from tunelab.generation import Backend, Decoding
 from tunelab.synth._filter import BLACKLIST, Rejections, instruction_problem, output_problem
 from tunelab.synth._llm import as_prompt, cached_backend
 from tunelab.synth._novelty import NoveltyIndex

@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats a data source may name
+from tunelab.config import Config, SourceConfig
+from tunelab.data import Example, encode, encode_with_report, load, pack, split
 from tunelab.errors import InputError
+from tunelab.synth import general_text, generate
 
 if TYPE_CHECKING:
     import torch
 
-    from tunelab.config import Config, SourceConfig
-    from tunelab.data import Example
-
-__all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SEED_OFFSET"]
+__all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SEED_OFFSET", "read_sources"]
 
 log = logging.getLogger("tunelab")
 
@@ -50,16 +51,8 @@ def _read_source(src: SourceConfig, seed: int, where: str) -> list[Example]:
     if (src.path is None) == (src.task is None):
         raise InputError("give exactly one of path or task", field=where)
     if src.path is not None:
-        from tunelab.data import load
-
         return load(src.path, format=src.format)
-    import tunelab.synth as synth
-
-    generate = getattr(synth, "generate", None)
-    if generate is None:
-        raise InputError(
-            "synthetic tasks are not available in this build (tunelab.synth.generate)", field=where
-        )
+    assert src.task is not None
     return list(generate(src.task, src.n, seed=seed, templates=src.templates))
 
 
@@ -85,8 +78,6 @@ def _weighted(examples: list[Example], weight: float, rng: random.Random) -> lis
 def _encode(
     examples: list[Example], tokenizer: Any, cfg: Config, report: dict[str, Any], key: str
 ) -> list[Any]:
-    from tunelab.data import encode_with_report
-
     d = cfg.data
     rows, rep = encode_with_report(
         examples, tokenizer, d.max_length, mask=d.mask, render=d.render, overlong=d.overlong
@@ -107,9 +98,6 @@ def _encode(
 
 def _replay_rows(n: int, tokenizer: Any, cfg: Config) -> list[dict[str, Any]]:
     """General-text documents with loss on every token (limits forgetting)."""
-    from tunelab.data import Example, encode
-    from tunelab.models._corpus import general_text
-
     docs = general_text(n, seed=REPLAY_SEED_OFFSET + cfg.train.seed)
     examples = [
         Example(messages=[{"role": "assistant", "content": t}], id=f"replay-{i}") for i, t in enumerate(docs)
@@ -137,8 +125,6 @@ def _rows_for_training(
         return rows, sum(len(r["input_ids"]) for r in rows) / (
             len(rows) * max(len(r["input_ids"]) for r in rows)
         )
-    from tunelab.data import pack
-
     res = pack(rows, cfg.data.max_length, strategy="best_fit_ordered", pad_token_id=pad_id)
     return res.rows, res.efficiency
 
@@ -161,8 +147,6 @@ def build_train_data(cfg: Config, tokenizer: Any) -> TrainData:
         InputError: no sources, a source with neither/both path and task, or nothing left to
             train on (every label masked, or every example too long).
     """
-    from tunelab.data import split
-
     d = cfg.data
     if not d.sources:
         raise InputError("no training data: add at least one entry under data.sources", field="data.sources")

@@ -26,6 +26,8 @@ import torch
 
 from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
+from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
+from tunelab.train._attention import register_segment_attention
 from tunelab.train._batches import BatchStream, build_train_data, collate
 from tunelab.train._checkpoint import (
     latest_checkpoint,
@@ -144,8 +146,6 @@ def evaluate_loss(
 def _accelerator(config: Config) -> Accelerator:
     from accelerate import Accelerator
 
-    from tunelab.models import pick_device
-
     device = pick_device(config.model.device)
     bf16 = {"on": True, "off": False}.get(config.train.bf16, bf16_is_faster(device))
     trackers = []
@@ -173,9 +173,6 @@ def _accelerator(config: Config) -> Accelerator:
 
 
 def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
-    from tunelab.models import load_model, load_tokenizer
-    from tunelab.models._lora import apply_lora, load_qlora_base
-
     m, t = config.model, config.train
     tokenizer = load_tokenizer(m.name_or_path, m.chat_template, m.trust_remote_code, m.revision)
     if t.method == "qlora":
@@ -188,8 +185,6 @@ def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
     if config.data.packing and model.config._attn_implementation == "sdpa" and accelerator_device == "cpu":
         # per-example causal attention instead of a (B, 1, T, T) block-diagonal mask (on GPUs,
         # sdpa's masked kernels or flash-attention varlen do better than a Python loop)
-        from tunelab.train._attention import register_segment_attention
-
         model.set_attn_implementation(register_segment_attention())
     if t.dropout > 0:  # attention dropout lives on each attention module (read at forward time)
         model.config.attention_dropout = t.dropout

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import tunelab.data.benchmarks as bench
+import tunelab.benchmarks as bench
 from tunelab.cli import cli
 from tunelab.data import Format, load
 from tunelab.errors import InputError
-from tunelab.evaluate import run_program
+from tunelab.scoring import run_program
 
-FIX = Path(bench.__file__).resolve().parent.parent / "fixtures" / "benchmarks"
+FIX = Path(bench.__file__).resolve().parent / "fixtures"
 HAS_READ_HOOK = "read" in {f.name for f in dataclasses.fields(Format)}
 needs_hook = pytest.mark.skipif(
     not HAS_READ_HOOK, reason="needs Format.read in tunelab.data (asked of the lead)"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-import tunelab.data.benchmarks as bench
+import tunelab.benchmarks as bench
 from tunelab.data import Example
 
-FIX = Path(bench.__file__).resolve().parent.parent / "fixtures" / "benchmarks"
+FIX = Path(bench.__file__).resolve().parent / "fixtures"
 
 
 def _load(fmt: str, rel: str) -> list[Example]:
@@ -149,7 +149,7 @@ def test_medcalc_rules() -> None:
 
 
 def test_medcalc_suite_pattern_is_the_scorer_pattern() -> None:
-    from tunelab.evaluate import extract_answer
+    from tunelab.scoring import extract_answer
 
     for out in ("Answer: 20.9 kg/m^2", "x\nanswer = (8 weeks, 3 days)", '{"answer": "10/17/2021"}'):
         assert extract_answer(out, "regex", pattern=bench.MEDCALC_ANSWER_PATTERN) == bench.extract_medcalc(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import tunelab.data.benchmarks as bench
+import tunelab.benchmarks as bench
 from tunelab.evaluate._items import load_items
 from tunelab.evaluate._suite import SCORER_NAMES, load_suite
 

@@ -7,8 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tunelab.errors import InputError
-from tunelab.models import is_tiny, load_model, load_tokenizer, resolve_model_path
-from tunelab.models._tiny import write_tiny
+from tunelab.models import is_tiny, load_model, load_tokenizer, resolve_model_path, write_tiny
 
 
 @pytest.fixture(scope="module")

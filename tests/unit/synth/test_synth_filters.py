@@ -10,8 +10,7 @@ import pytest
 
 from tunelab.data import Example
 from tunelab.errors import InputError
-from tunelab.evaluate._backends import Prompt
-from tunelab.evaluate._generate import Decoding, Generation
+from tunelab.generation import Decoding, Generation, Prompt
 from tunelab.synth import generate
 from tunelab.synth._cache import CachedBackend, Journal, RequestCache, read_jsonl
 from tunelab.synth._evol import EVOL_OPERATIONS, elimination_reason, evol_prompt

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tunelab.data import Example
-from tunelab.evaluate._generate import Decoding
+from tunelab.generation import Decoding, make_backend
 from tunelab.synth._cache import read_jsonl
 from tunelab.synth._evol import evol_instruct
-from tunelab.synth._llm import make_backend, work_dir
+from tunelab.synth._llm import work_dir
 from tunelab.synth._run import SynthResult, rejected_path
 from tunelab.synth._selfinstruct import default_seeds_path, load_seed_tasks, self_instruct
 

@@ -119,7 +119,7 @@ def test_sentiment_cue_swap_is_caught() -> None:
 
 
 def test_finqa_program_is_executed_and_checked() -> None:
-    from tunelab.evaluate import program_answer
+    from tunelab.scoring import program_answer
 
     for task in [t.name for t in list_tasks() if t.scorer == "finqa"]:
         for ex in generate(task, 5, seed=6):

@@ -1,0 +1,49 @@
+"""tunelab.generation: batched decoding over the KV cache and the generation backends.
+
+:func:`generate` is the decode loop (left-padded batches of similar lengths, finished rows leave the batch,
+halving on out-of-memory); :class:`TransformersBackend`, :class:`OpenAIBackend` and :class:`VLLMBackend` put one
+``generate(prompts, decoding)`` interface in front of it, a server or vLLM; :func:`make_backend` builds one from
+command-line style arguments. Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+from tunelab.generation._backends import (
+    Backend,
+    OpenAIBackend,
+    Prompt,
+    TransformersBackend,
+    VLLMBackend,
+    make_backend,
+)
+from tunelab.generation._generate import (
+    Decoding,
+    Generation,
+    PromptFormat,
+    chat_template_hash,
+    encode_prompts,
+    generate,
+    generate_ids,
+    is_oom_error,
+    render_prompt,
+    trim_at_stop,
+)
+
+__all__ = [
+    "Backend",
+    "Decoding",
+    "Generation",
+    "OpenAIBackend",
+    "Prompt",
+    "PromptFormat",
+    "TransformersBackend",
+    "VLLMBackend",
+    "chat_template_hash",
+    "encode_prompts",
+    "generate",
+    "generate_ids",
+    "is_oom_error",
+    "make_backend",
+    "render_prompt",
+    "trim_at_stop",
+]

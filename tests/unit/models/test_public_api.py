@@ -1,0 +1,30 @@
+"""The public API of ``tunelab.models``, pinned: adding or removing a name is a deliberate change made here."""
+
+from __future__ import annotations
+
+import tunelab.models as pkg
+
+PUBLIC = {
+    "apply_lora",
+    "FALLBACK_CHAT_TEMPLATE",
+    "is_tiny",
+    "load_model",
+    "load_model_and_tokenizer",
+    "load_qlora_base",
+    "load_tokenizer",
+    "merge_adapter",
+    "pick_device",
+    "resolve_dtype",
+    "resolve_model_path",
+    "tiny_model_dir",
+    "TINY_NAME",
+    "trainable_parameters",
+    "write_tiny",
+}
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(pkg.__all__) == PUBLIC
+    assert len(pkg.__all__) == len(PUBLIC), "a name is listed twice in __all__"
+    for name in pkg.__all__:
+        assert hasattr(pkg, name), name
