@@ -17,7 +17,7 @@ from tunelab.data._dedup import (
     dedup_near,
     normalize_text,
 )
-from tunelab.data._encode import EncodeReport, encode, encode_with_report
+from tunelab.data._encode import IGNORE_INDEX, EncodeReport, encode, encode_with_report, plain_prompt
 from tunelab.data._example import ROLES, Example
 from tunelab.data._formats import (
     FieldProblem,
@@ -44,6 +44,7 @@ from tunelab.data._split import split
 from tunelab.data._stats import describe
 
 __all__ = [
+    "IGNORE_INDEX",
     "ROLES",
     "ContaminationReport",
     "ConvertReport",
@@ -77,6 +78,7 @@ __all__ = [
     "normalize_text",
     "pack",
     "pad_free_batches",
+    "plain_prompt",
     "read_jsonl",
     "read_records",
     "register_format",

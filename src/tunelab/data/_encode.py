@@ -8,7 +8,7 @@ generation prompt) and the conversation up to turn *i* must both be *token* pref
 full rendering, else masking would be misaligned and :func:`encode` refuses (REFERENCE.md §4.1).
 Labels cover the assistant content and its end-of-turn token, nothing after it.
 
-Plain rendering (the fixed fine-tuning format): ``BOS + prompt + "\\n"`` then the completion and
+Plain rendering (the fixed fine-tuning format): ``BOS +`` :func:`plain_prompt` then the completion and
 EOS, tokenized separately so the boundary is exact; loss on the completion and EOS.
 """
 
@@ -22,10 +22,18 @@ from typing import Any, Literal
 from tunelab.data._example import Example
 from tunelab.errors import InputError, TunelabError
 
-__all__ = ["EncodeReport", "encode", "encode_with_report", "plain_prompt", "END_OF_TURN_TOKENS"]
+__all__ = [
+    "IGNORE_INDEX",
+    "EncodeReport",
+    "encode",
+    "encode_with_report",
+    "plain_prompt",
+    "END_OF_TURN_TOKENS",
+]
 
 log = logging.getLogger("tunelab.data")
 
+#: the label of a position that carries no loss (PyTorch's cross-entropy ``ignore_index`` default)
 IGNORE_INDEX = -100
 # Special tokens that close a turn in common chat templates (Llama 3, ChatML/Qwen, Phi-3, Gemma, Llama 2, GPT-2).
 END_OF_TURN_TOKENS = ("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "</s>", "<|endoftext|>")
@@ -58,6 +66,9 @@ class EncodeReport:
 
 def plain_prompt(messages: list[dict[str, Any]]) -> str:
     """The prompt text of the plain (fine-tuning) format: the non-assistant contents joined by a blank line.
+
+    The one plain renderer: training (``render="plain"``), evaluation (``prompt.format: plain``), generation
+    and data statistics all call it, so a system turn or several user turns render the same everywhere.
 
     Nothing is added between prompt and completion: a fixed task format carries its own separator
     (``"Headline: ...\nSentiment:"`` then ``" positive"``), so training and evaluation see the same bytes.

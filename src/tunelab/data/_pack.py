@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunelab.data._encode import IGNORE_INDEX
 from tunelab.errors import InputError
 
 __all__ = ["PackResult", "pack", "pad_free_batches"]
-
-IGNORE_INDEX = -100
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tunelab.data._dedup import dedup_exact
+from tunelab.data._encode import plain_prompt
 from tunelab.data._example import Example
 
 __all__ = ["describe"]
@@ -36,12 +37,14 @@ def _dist(values: Sequence[int]) -> dict[str, float]:
 
 
 def _token_length(tok: Any, ex: Example) -> int:
+    """Tokens of the example as training renders it: the chat template, else the plain format (prompt, then
+    the final response)."""
     msgs = [{"role": m["role"], "content": m["content"]} for m in ex.messages]
     if getattr(tok, "chat_template", None):
-        text = tok.apply_chat_template(msgs, tokenize=False)
+        texts = [tok.apply_chat_template(msgs, tokenize=False)]
     else:
-        text = "\n\n".join(m["content"] for m in msgs)
-    return len(tok(text, add_special_tokens=False)["input_ids"])
+        texts = [plain_prompt(msgs), ex.response or ""]
+    return sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
 
 def describe(

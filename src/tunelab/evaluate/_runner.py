@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab._version import __version__
-from tunelab.data import Example
+from tunelab.data import Example, plain_prompt
 from tunelab.errors import InputError
 from tunelab.evaluate._items import load_items, load_texts
 from tunelab.evaluate._loglik import score_choices
@@ -69,7 +69,7 @@ class EvalResult:
 def _prompt_of(ex: Example, suite: Suite) -> Prompt:
     msgs = ex.prompt_messages
     if suite.prompt.format == "plain":
-        return "\n".join(m["content"] for m in msgs)
+        return plain_prompt(msgs)  # the training renderer: the same text a model trained plain saw
     if suite.prompt.system and not any(m["role"] == "system" for m in msgs):
         msgs = [{"role": "system", "content": suite.prompt.system}, *msgs]
     return msgs

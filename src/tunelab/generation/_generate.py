@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from tunelab.data import plain_prompt
 from tunelab.errors import InputError, TunelabError
 
 if TYPE_CHECKING:
@@ -121,7 +122,8 @@ def render_prompt(
         messages: the prompt turns (a final assistant turn, if any, must already be removed).
         tokenizer: its chat template renders ``chat`` prompts (unused for ``plain``).
         prompt_format: ``chat`` = the chat template with ``add_generation_prompt=True``; ``plain`` = the
-            fixed fine-tuning format: the turns' text as is, joined by newlines, no template.
+            fixed fine-tuning format, no template: :func:`tunelab.data.plain_prompt`, the renderer training
+            used, so a model trained plain is evaluated on the text it was trained on.
 
     Returns:
         The prompt text.
@@ -130,7 +132,7 @@ def render_prompt(
         InputError: an unknown format, or ``chat`` without a tokenizer.
     """
     if prompt_format == "plain":
-        return "\n".join(m["content"] for m in messages)
+        return plain_prompt(list(messages))
     if prompt_format == "chat":
         if tokenizer is None:
             raise InputError("the chat format needs a tokenizer with a chat template", field="prompt.format")

@@ -16,7 +16,7 @@ import numpy as np
 
 import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats a data source may name
 from tunelab.config import Config, SourceConfig
-from tunelab.data import Example, encode, encode_with_report, load, pack, split
+from tunelab.data import IGNORE_INDEX, Example, encode, encode_with_report, load, pack, split
 from tunelab.errors import InputError
 from tunelab.synth import general_text, generate
 
@@ -27,7 +27,6 @@ __all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SE
 
 log = logging.getLogger("tunelab")
 
-IGNORE_INDEX = -100
 #: replay documents use general_text seeds from here on (pretraining uses < 1000, held-out 10007)
 REPLAY_SEED_OFFSET = 5_000
 

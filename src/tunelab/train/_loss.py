@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from tunelab.data import IGNORE_INDEX
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["chunked_cross_entropy", "CausalLMLoss", "neftune_hook", "decoder_and_head"]
-
-IGNORE_INDEX = -100
 
 
 class _FusedLinearCrossEntropy(torch.autograd.Function):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tunelab.data as pkg
 
 PUBLIC = {
+    "IGNORE_INDEX",
     "check_contamination",
     "ContaminationReport",
     "convert",
@@ -33,6 +34,7 @@ PUBLIC = {
     "pack",
     "PackResult",
     "pad_free_batches",
+    "plain_prompt",
     "RawRecord",
     "read_jsonl",
     "read_records",

@@ -151,3 +151,42 @@ def test_benchmark_suites_agree_with_the_adapters_official_scorers(name: str) ->
             for k, v in mine.items():
                 if k != "f1_macro":
                     assert v == pytest.approx(official[k]), (name, k, o)
+
+
+def test_a_system_turn_trained_plain_is_evaluated_on_the_text_it_was_trained_on(
+    tiny: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """One plain renderer: an example with a system turn and two user turns, encoded for training with
+    ``render="plain"``, is prompted at evaluation (``prompt.format: plain``) with exactly the trained prompt:
+    the same text and the same token ids."""
+    from tunelab.data import IGNORE_INDEX, Example, encode
+    from tunelab.evaluate._suite import PromptSpec
+    from tunelab.generation import encode_prompts
+
+    model, tok = tiny
+    ex = Example(
+        messages=[
+            {"role": "system", "content": "You label headlines."},
+            {"role": "user", "content": "Headline: Shares rose 4% after the report."},
+            {"role": "user", "content": "Sentiment:"},
+            {"role": "assistant", "content": " positive"},
+        ],
+        id="sys-1",
+        meta={"gold": "positive", "answer_format": "label", "labels": ["positive", "negative", "neutral"]},
+    )
+    row = encode([ex], tok, 256, mask="assistant", render="plain")[0]
+    trained_prompt_ids = [i for i, lab in zip(row["input_ids"], row["labels"]) if lab == IGNORE_INDEX]
+    data = tmp_path / "items.jsonl"
+    data.write_text(ex.to_json() + "\n", encoding="utf-8")
+    suite = Suite(
+        name="plain",
+        data=[DataSpec(path=str(data))],
+        prompt=PromptSpec(format="plain"),
+        decoding=Decoding(max_new_tokens=2),
+        metrics=["label_accuracy"],
+        n_bootstrap=10,
+    )
+    res = evaluate_model(model, tok, suite, None)
+    prompt = res.predictions[0]["prompt"]
+    assert "You label headlines." in prompt and prompt.endswith("Sentiment:")
+    assert encode_prompts(tok, [prompt], add_special_tokens=True)[0] == trained_prompt_ids
