@@ -10,7 +10,7 @@ from tunelab.cli._common import handle_errors
 from tunelab.errors import InputError
 from tunelab.evaluate import DataSpec, evaluate_model, load_suite, scores_table
 from tunelab.generation import OpenAIBackend
-from tunelab.models import load_model, load_tokenizer
+from tunelab.models import load_for_inference, load_tokenizer
 
 __all__ = ["eval_cmd"]
 
@@ -64,23 +64,13 @@ def eval_cmd(
         suite.data = [DataSpec(path=data_path, format=fmt)]
         suite.source = None
         suite.validate()
-    tokenizer = load_tokenizer(model_path)
     backend = None
     model: Any = None
     if base_url is not None and suite.kind == "generate":
+        tokenizer = load_tokenizer(model_path)
         backend = OpenAIBackend(base_url, model=model_path, api_key=api_key)
     else:
-        model = load_model(model_path, dtype=dtype, device=device)
-        if adapter is not None:
-            from pathlib import Path
-
-            from peft import PeftModel
-
-            if not (Path(adapter) / "adapter_config.json").is_file():
-                raise InputError(
-                    "not a peft adapter folder (no adapter_config.json)", file=adapter, field="--adapter"
-                )
-            model = PeftModel.from_pretrained(model, adapter)
+        model, tokenizer = load_for_inference(model_path, adapter, dtype=dtype, device=device)
     result = evaluate_model(
         model,
         tokenizer,

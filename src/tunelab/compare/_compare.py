@@ -19,7 +19,7 @@ from tunelab.compare._analysis import overfitting_summary, read_curve, write_ver
 from tunelab.config import Config, SourceConfig, dump_config
 from tunelab.errors import InputError
 from tunelab.evaluate import evaluate_model, suite_from_dict
-from tunelab.models import is_tiny, load_model, load_tokenizer
+from tunelab.models import is_tiny, load_for_inference
 from tunelab.scoring import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
 from tunelab.synth import generate, get_task
 
@@ -163,22 +163,20 @@ def _ppl_suite(cfg: Config) -> Any:
     )
 
 
-def _load(model_name: str, final_dir: str | None, cfg: Config) -> tuple[Any, Any]:
+def _load(final_dir: str | None, cfg: Config) -> tuple[Any, Any]:
+    """The base model (``final_dir`` None), a fully tuned folder, or the base with a LoRA adapter merged in."""
     mc = cfg.model
+    opts: dict[str, Any] = {
+        "dtype": mc.dtype,
+        "device": mc.device,
+        "chat_template": mc.chat_template,
+        "trust_remote_code": mc.trust_remote_code,
+    }
     if final_dir is None:
-        return (
-            load_model(mc.name_or_path, mc.dtype, mc.device, mc.trust_remote_code, mc.revision),
-            load_tokenizer(mc.name_or_path, mc.chat_template, mc.trust_remote_code, mc.revision),
-        )
-    tok = load_tokenizer(final_dir, mc.chat_template, mc.trust_remote_code)
+        return load_for_inference(mc.name_or_path, revision=mc.revision, **opts)
     if (Path(final_dir) / "adapter_config.json").is_file():
-        from peft import PeftModel
-
-        base = load_model(mc.name_or_path, mc.dtype, mc.device, mc.trust_remote_code, mc.revision)
-        model = PeftModel.from_pretrained(base, final_dir).merge_and_unload()
-    else:
-        model = load_model(final_dir, mc.dtype, mc.device, mc.trust_remote_code)
-    return model, tok
+        return load_for_inference(mc.name_or_path, final_dir, revision=mc.revision, **opts)
+    return load_for_inference(final_dir, **opts)
 
 
 def _correct(row: dict[str, Any]) -> float:
@@ -202,7 +200,7 @@ def _eval_all(
         todo = [k for k in suites if not (out / "eval" / k / "predictions.jsonl").is_file()]
         if todo:
             say(f"[eval] {m}: {', '.join(todo)}")
-            model, tok = _load(m, None if m == "base" else methods[m]["final_dir"], cfg)
+            model, tok = _load(None if m == "base" else methods[m]["final_dir"], cfg)
             for k in todo:
                 evaluate_model(model, tok, suites[k], out, model_path=m, batch_size=cfg.eval.batch_size)
             del model

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from tunelab.errors import InputError, TunelabError
 from tunelab.generation._generate import Decoding, Generation, generate, render_prompt, trim_at_stop
-from tunelab.models import load_model, load_tokenizer
+from tunelab.models import load_for_inference
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -277,5 +277,5 @@ def make_backend(
         return VLLMBackend(model)
     if engine != "transformers":
         raise InputError(f"unknown engine {engine!r} (transformers, vllm)", field="engine")
-    tok = load_tokenizer(model)
-    return TransformersBackend(load_model(model, dtype=dtype, device=device), tok, batch_size, model)
+    m, tok = load_for_inference(model, dtype=dtype, device=device)
+    return TransformersBackend(m, tok, batch_size, model)

@@ -6,6 +6,7 @@ The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the 
 
 from __future__ import annotations
 
+from tunelab.models._inference import load_for_inference
 from tunelab.models._load import (
     FALLBACK_CHAT_TEMPLATE,
     TINY_NAME,
@@ -29,6 +30,7 @@ __all__ = [
     "FALLBACK_CHAT_TEMPLATE",
     "TINY_NAME",
     "is_tiny",
+    "load_for_inference",
     "load_model",
     "load_model_and_tokenizer",
     "load_tokenizer",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
-from tunelab.models import load_model, load_tokenizer
+from tunelab.models import load_for_inference
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,35 +32,13 @@ log = logging.getLogger("tunelab.serve")
 def load_for_serving(
     model_dir: str, adapter: str | None = None, dtype: str = "float32", device: str = "auto"
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a model (optionally with a peft LoRA adapter merged in) and its tokenizer.
-
-    Args:
-        model_dir: a model folder, a hub id, or ``tunelab-tiny``.
-        adapter: a folder saved by peft (``adapter_config.json``); its tokenizer is used when it ships one.
-        dtype: ``float32``, ``bfloat16``, ``float16`` or ``auto``.
-        device: ``auto``, ``cpu``, ``cuda``, ``mps``.
-
-    Returns:
-        ``(model, tokenizer)``, the model in eval mode.
+    """Load a model (optionally with a peft LoRA adapter merged in) and its tokenizer: exactly
+    :func:`tunelab.models.load_for_inference`, the loader the CLI, the comparison and the evaluator use.
 
     Raises:
         InputError: missing folders or an adapter folder without ``adapter_config.json``.
     """
-    model = load_model(model_dir, dtype=dtype, device=device)
-    tok_source = model_dir
-    if adapter is not None:
-        a = Path(adapter)
-        if not (a / "adapter_config.json").is_file():
-            raise InputError(
-                "not a peft adapter folder (no adapter_config.json)", file=adapter, field="--adapter"
-            )
-        from peft import PeftModel
-
-        # merging makes generation as fast as the base model; the adapter files are untouched
-        model = PeftModel.from_pretrained(model, str(a)).merge_and_unload()  # type: ignore[assignment]
-        if (a / "tokenizer_config.json").is_file():
-            tok_source = str(a)
-    return model.eval(), load_tokenizer(tok_source)
+    return load_for_inference(model_dir, adapter, dtype=dtype, device=device)
 
 
 def build_app(

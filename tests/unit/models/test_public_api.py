@@ -8,6 +8,7 @@ PUBLIC = {
     "apply_lora",
     "FALLBACK_CHAT_TEMPLATE",
     "is_tiny",
+    "load_for_inference",
     "load_model",
     "load_model_and_tokenizer",
     "load_qlora_base",

@@ -88,3 +88,38 @@ def test_missing_local_folder_is_input_error() -> None:
 
 def test_hub_ids_pass_through() -> None:
     assert resolve_model_path("Qwen/Qwen2-0.5B") == "Qwen/Qwen2-0.5B"
+
+
+def test_load_for_inference_merges_the_adapter_and_refuses_a_non_adapter_folder(tmp_path: Path) -> None:
+    """The one inference loader: base + LoRA adapter -> a plain (merged) model whose logits equal the unmerged
+    peft model's; the adapter's own tokenizer is used; a folder without adapter_config.json is bad input."""
+    import torch
+
+    from tunelab.models import apply_lora, load_for_inference
+
+    peft_model = apply_lora(
+        load_model("tunelab-tiny", device="cpu"),
+        r=4,
+        alpha=8,
+        dropout=0.0,
+        target_modules=["q_proj", "v_proj"],
+    )
+    torch.manual_seed(0)
+    for name, p in peft_model.named_parameters():
+        if "lora_B" in name:  # B starts at zero (a no-op adapter); make it change the model
+            torch.nn.init.normal_(p, std=0.05)
+    adapter = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter)
+    tok = load_tokenizer("tunelab-tiny")
+    tok.save_pretrained(adapter)
+    ids = torch.tensor([tok("Patient note: a cough.", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        want = peft_model.eval()(input_ids=ids).logits
+        base = load_model("tunelab-tiny", device="cpu").eval()(input_ids=ids).logits
+        model, tok2 = load_for_inference("tunelab-tiny", str(adapter), device="cpu")
+        got = model(input_ids=ids).logits
+    assert type(model).__name__ == "LlamaForCausalLM" and not model.training
+    assert torch.allclose(got, want, atol=1e-4) and not torch.allclose(got, base, atol=1e-3)
+    assert tok2.name_or_path == str(adapter)
+    with pytest.raises(InputError, match="adapter_config.json"):
+        load_for_inference("tunelab-tiny", str(tmp_path), device="cpu")
