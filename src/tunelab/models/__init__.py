@@ -1,4 +1,5 @@
-"""Model loading (hub id or folder), the shipped tiny base model, LoRA wiring and merging.
+"""Model loading (hub id, folder, or a registered model obtained from the package index), the shipped
+tiny base model, LoRA wiring and merging.
 
 The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the code that pretrains it in
 :mod:`tunelab.train` (``build_tiny``). Importing this package does not import torch.
@@ -6,10 +7,12 @@ The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the 
 
 from __future__ import annotations
 
+from tunelab.models._fetch import FIND_LINKS_ENV, fetch_model, is_complete, read_provenance
 from tunelab.models._inference import load_for_inference
 from tunelab.models._load import (
     FALLBACK_CHAT_TEMPLATE,
     TINY_NAME,
+    describe_source,
     is_tiny,
     load_model,
     load_model_and_tokenizer,
@@ -20,9 +23,30 @@ from tunelab.models._load import (
 )
 from tunelab.models._lora import apply_lora, load_qlora_base, trainable_parameters
 from tunelab.models._merge import merge_adapter
+from tunelab.models._registry import (
+    PROVENANCE_FILE,
+    REGISTRY,
+    RegisteredModel,
+    cache_dir,
+    get_registered,
+    model_cache_path,
+    registered_names,
+)
 from tunelab.models._shipped import tiny_model_dir, write_tiny
 
 __all__ = [
+    "FIND_LINKS_ENV",
+    "PROVENANCE_FILE",
+    "REGISTRY",
+    "RegisteredModel",
+    "cache_dir",
+    "describe_source",
+    "fetch_model",
+    "get_registered",
+    "is_complete",
+    "model_cache_path",
+    "read_provenance",
+    "registered_names",
     "apply_lora",
     "load_qlora_base",
     "merge_adapter",

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
+from tunelab.models._fetch import fetch_model, read_provenance
+from tunelab.models._registry import get_registered
 from tunelab.models._shipped import tiny_model_dir
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ __all__ = [
     "load_model",
     "load_model_and_tokenizer",
     "is_tiny",
+    "describe_source",
 ]
 
 log = logging.getLogger("tunelab")
@@ -44,13 +47,16 @@ FALLBACK_CHAT_TEMPLATE = (
 
 
 def resolve_model_path(name_or_path: str) -> str:
-    """Map ``tunelab-tiny`` to the shipped model folder; pass folders and hub ids through.
+    """Map ``tunelab-tiny`` to the shipped model folder and a registered name (``smollm2-135m-instruct``)
+    to its cached folder (obtained on first use); pass folders and hub ids through.
 
     Raises:
         InputError: a path that looks local (starts with ``.``, ``/`` or ``~``) but does not exist.
     """
     if name_or_path == TINY_NAME:
         return str(tiny_model_dir())
+    if get_registered(name_or_path) is not None:
+        return str(fetch_model(name_or_path))
     p = Path(name_or_path).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -67,6 +73,32 @@ def is_tiny(name_or_path: str) -> bool:
         return True
     marker = Path(name_or_path) / "tunelab_tiny.json"
     return marker.is_file()
+
+
+def describe_source(name_or_path: str) -> dict[str, Any]:
+    """Where a model's weights came from, for ``model info`` and reports (never fetches anything).
+
+    Returns:
+        ``kind`` (``package-index``, ``tiny``, ``folder`` or ``hub``), a one-line ``summary``, and the
+        provenance record for a converted registered model.
+    """
+    entry = get_registered(name_or_path)
+    if entry is not None:
+        from tunelab.models._registry import model_cache_path
+
+        name_or_path = str(model_cache_path(entry.name))
+    if is_tiny(name_or_path):
+        return {"kind": "tiny", "summary": "tunelab-tiny, the embedded 3.7M-parameter demonstration model"}
+    prov = read_provenance(name_or_path) if Path(name_or_path).is_dir() else None
+    if prov is not None:
+        summary = (
+            f"{prov['name']}: {prov['requirement']} from the package index; {prov['weights']}, "
+            f"{prov['quality_note']}"
+        )
+        return {"kind": "package-index", "summary": summary, "provenance": prov}
+    if Path(name_or_path).expanduser().exists():
+        return {"kind": "folder", "summary": f"local folder {name_or_path}"}
+    return {"kind": "hub", "summary": f"{name_or_path} from the Hugging Face hub (its published weights)"}
 
 
 def pick_device(device: str = "auto") -> str:
