@@ -40,6 +40,7 @@ from tunelab.data._load import (
     write_rejected,
 )
 from tunelab.data._pack import PackResult, pack, pad_free_batches
+from tunelab.data._render import end_of_turn_ids, render_chat, stop_token_ids
 from tunelab.data._split import split
 from tunelab.data._stats import describe
 
@@ -60,6 +61,9 @@ __all__ = [
     "Removed",
     "ValidationReport",
     "check_contamination",
+    "end_of_turn_ids",
+    "render_chat",
+    "stop_token_ids",
     "convert",
     "dedup_exact",
     "dedup_near",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tunelab.data._example import Example
+from tunelab.data._render import end_of_turn_ids, note_pad_is_eos, render_chat
 from tunelab.errors import InputError, TunelabError
 
 __all__ = [
@@ -81,15 +82,12 @@ def _ids(tok: Any, text: str) -> list[int]:
 
 
 def _render(tok: Any, msgs: list[dict[str, Any]], gen: bool) -> str:
-    out = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
-    if not isinstance(out, str):  # transformers 5 returns str for tokenize=False; guard against other shapes
-        raise TunelabError(f"apply_chat_template(tokenize=False) returned {type(out).__name__}, expected str")
-    return out
+    return render_chat(tok, msgs, gen)
 
 
 def _end_ids(tok: Any) -> set[int]:
     vocab = tok.get_vocab()
-    ids = {vocab[t] for t in END_OF_TURN_TOKENS if t in vocab}
+    ids = {vocab[t] for t in END_OF_TURN_TOKENS if t in vocab} | end_of_turn_ids(tok)
     if tok.eos_token_id is not None:
         ids.add(int(tok.eos_token_id))
     return ids
@@ -187,11 +185,7 @@ def encode_with_report(
     if max_length < 1:
         raise InputError("max_length must be positive", field="max_length")
     rep = EncodeReport()
-    if tokenizer.pad_token_id is not None and tokenizer.pad_token_id == tokenizer.eos_token_id:
-        rep.warnings.append(
-            f"pad token == EOS token ({tokenizer.eos_token!r}): a collator that masks pad tokens would mask EOS "
-            "and the model would never learn to stop; set a distinct pad token"
-        )
+    note_pad_is_eos(tokenizer)  # at most one line per process: labels come from spans, never the pad id
     end_ids = _end_ids(tokenizer) if render == "chat" and mask != "none" else set()
     rows = []
     for ex in examples:

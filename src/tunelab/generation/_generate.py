@@ -10,7 +10,7 @@ KV cache rather than ``model.generate``):
    asks for the last position's logits only; the groups' KV caches are then left-padded to one width
    and joined, so the decode steps run once for the whole batch (padding is masked out: each row
    attends to exactly its own tokens);
-3. every row stops on its own at EOS (any id in the tokenizer's and the model's ``eos_token_id``) or at a
+3. every row stops on its own at EOS (the tokenizer's, the generation config's, the template's end-of-turn) or at a
    stop string, and a stopped row leaves the batch and the KV cache at once (``model.generate`` keeps
    computing finished rows until the longest one ends);
 4. out-of-memory (``torch.OutOfMemoryError`` or a ``RuntimeError`` saying "out of memory") halves the
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from tunelab.data import plain_prompt
+from tunelab.data import plain_prompt, render_chat, stop_token_ids
 from tunelab.errors import InputError, TunelabError
 
 if TYPE_CHECKING:
@@ -136,8 +136,7 @@ def render_prompt(
     if prompt_format == "chat":
         if tokenizer is None:
             raise InputError("the chat format needs a tokenizer with a chat template", field="prompt.format")
-        text = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        return str(text)
+        return render_chat(tokenizer, messages, add_generation_prompt=True)
     raise InputError(f"unknown prompt format {prompt_format!r} (chat, plain)", field="prompt.format")
 
 
@@ -186,19 +185,9 @@ def is_oom_error(e: BaseException) -> bool:
 
 
 def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Every id that ends a turn: the tokenizer's EOS and the model's generation-config EOS ids."""
-    ids: set[int] = set()
-    for src in (
-        tokenizer.eos_token_id,
-        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
-    ):
-        if isinstance(src, int):
-            ids.add(src)
-        elif isinstance(src, (list, tuple)):
-            ids.update(int(i) for i in src)
-    if not ids:
-        raise TunelabError("the tokenizer has no EOS token: generation could never stop")
-    return sorted(ids)
+    """Every id that ends a turn: the tokenizer's EOS, the model's generation-config EOS ids and the chat
+    template's end-of-turn token (:func:`tunelab.data.stop_token_ids`)."""
+    return stop_token_ids(tokenizer, getattr(getattr(model, "generation_config", None), "eos_token_id", None))
 
 
 def _forward_kwargs(model: PreTrainedModel) -> tuple[str, dict[str, Any]]:

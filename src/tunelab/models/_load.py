@@ -167,8 +167,7 @@ def load_tokenizer(
         log.warning("%s has no chat template; using tunelab's built-in ChatML template", name_or_path)
         tok.chat_template = FALLBACK_CHAT_TEMPLATE
         tok.init_kwargs["tunelab_fallback_template"] = True
-    if tok.pad_token is None:
-        log.warning("%s has no pad token; using EOS as pad (labels are masked explicitly)", name_or_path)
+    if tok.pad_token is None:  # the data layer says once that pad == EOS is harmless here
         tok.pad_token = tok.eos_token
     return tok
 

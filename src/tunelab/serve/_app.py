@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request  # runtime import: FastAPI resolves route annotations
 
+from tunelab.data import render_chat
 from tunelab.serve._engine import Event, Failed, Finished, GenerationEngine, GenerationRequest, TextDelta
 from tunelab.serve._limits import BodySizeLimit
 from tunelab.serve._schemas import ApiError, ChatCompletionRequest, CompletionRequest
@@ -144,7 +145,7 @@ class _Server:
         if req.tools:
             raise ApiError(400, "tools are not supported by this server", param="tools")
         try:
-            text = self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            text = render_chat(self.tok, msgs, add_generation_prompt=True)
         except Exception as e:  # the template rejected the conversation (e.g. role order)
             raise ApiError(400, f"the chat template rejected the messages: {e}", param="messages") from e
         return list(self.tok(str(text), add_special_tokens=False)["input_ids"])

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tunelab.data import stop_token_ids
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -201,14 +203,8 @@ class GenerationEngine:
         self._thread: threading.Thread | None = None
 
     def _eos_ids(self) -> set[int]:
-        ids: set[int] = set()
         gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        for v in (gen_eos, self.tokenizer.eos_token_id):
-            if isinstance(v, int):
-                ids.add(v)
-            elif isinstance(v, list):
-                ids.update(int(x) for x in v)
-        return ids
+        return set(stop_token_ids(self.tokenizer, gen_eos))
 
     def start(self) -> None:
         """Start the worker thread (idempotent)."""

@@ -93,11 +93,31 @@ def test_prefix_guard_refuses_and_names_example(broken_tok: Any) -> None:
     assert encode([CONV], broken_tok, 512, mask="none")
 
 
-def test_pad_equal_eos_is_reported(pad_is_eos_tok: Any, chatml_tok: Any) -> None:
-    _, rep = encode_with_report([CONV], pad_is_eos_tok, 512)
-    assert any("pad token == EOS" in w for w in rep.warnings)
-    _, rep2 = encode_with_report([CONV], chatml_tok, 512)
-    assert rep2.warnings == []
+def test_pad_equal_eos_still_learns_eos_and_says_so_once(
+    pad_is_eos_tok: Any, chatml_tok: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from tunelab.data import _render, pack
+
+    monkeypatch.setattr(_render, "_told_pad_is_eos", set())
+    eos = pad_is_eos_tok.eos_token_id
+    assert eos == pad_is_eos_tok.pad_token_id
+    with caplog.at_level(logging.INFO, logger="tunelab.data"):
+        rows, rep = encode_with_report([CONV, CONV], pad_is_eos_tok, 512)
+        encode_with_report([CONV], pad_is_eos_tok, 512)  # a second call (val split, replay): no new line
+        encode_with_report([CONV], chatml_tok, 512)  # pad != EOS: nothing to say
+    told = [r for r in caplog.records if "pad token == EOS" in r.getMessage()]
+    assert len(told) == 1 and "EOS keeps its loss" in told[0].getMessage()
+    assert rep.warnings == []
+    # every assistant turn's closing EOS carries its label, in packed rows padded with the same id
+    n_turns = sum(m["role"] == "assistant" for m in CONV.messages)
+    (row,) = pack(rows, 512, pad_token_id=eos).rows
+    ids, labels, real = row["input_ids"], row["labels"], sum(row["seq_lens"])
+    assert real < 512 and ids[real:] == [eos] * (512 - real)  # padding with the EOS id ...
+    assert labels[real:] == [-100] * (512 - real)  # ... is masked by position
+    labelled_eos = sum(t == eos and y == eos for t, y in zip(ids, labels))
+    assert labelled_eos == 2 * n_turns  # while every assistant turn's closing EOS keeps its label
 
 
 def test_overlong_drop_truncate_and_all_masked(chat_tok: Any) -> None:
