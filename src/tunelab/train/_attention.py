@@ -11,13 +11,51 @@ mask at all, so none is built. The result equals the block-diagonal mask's (test
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import Any
 
 import torch
 
-__all__ = ["ATTN_NAME", "register_segment_attention", "segment_attention_forward"]
+from tunelab.errors import InputError
+
+__all__ = [
+    "ATTN_NAME",
+    "PACKING_TRANSFORMERS_FLOOR",
+    "check_packing_support",
+    "register_segment_attention",
+    "segment_attention_forward",
+]
 
 ATTN_NAME = "tunelab_segments"
+
+#: transformers builds a per-example causal mask from ``position_ids`` (no attention mask given, no
+#: cache) for sdpa/eager/flex from 4.54 (huggingface/transformers#39194); flash-attention-2 reads packed
+#: position ids since 4.44. Below this, packed rows on a GPU would attend across examples.
+PACKING_TRANSFORMERS_FLOOR = (4, 54)
+
+
+def check_packing_support(device: str, transformers_version: str | None = None) -> None:
+    """Refuse packed rows on a GPU where transformers would not keep attention inside each example.
+
+    On CPU tunelab's own segment attention (:func:`register_segment_attention`) does it at any version.
+
+    Raises:
+        InputError: packing on CUDA with transformers older than :data:`PACKING_TRANSFORMERS_FLOOR`.
+    """
+    if device == "cpu":
+        return
+    transformers_version = transformers_version or importlib.metadata.version("transformers")
+    parts = []
+    for piece in transformers_version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    if tuple(parts) < PACKING_TRANSFORMERS_FLOOR:
+        floor = ".".join(map(str, PACKING_TRANSFORMERS_FLOOR))
+        raise InputError(
+            f"packed rows on {device} need transformers>={floor} to keep attention inside each example "
+            f"(installed: {transformers_version}); upgrade transformers or set data.packing: false",
+            field="data.packing",
+        )
 
 
 def segment_attention_forward(

@@ -19,11 +19,16 @@ import torch
 from torch import nn
 
 from tunelab.data import IGNORE_INDEX
+from tunelab.errors import TunelabError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["chunked_cross_entropy", "CausalLMLoss", "neftune_hook", "decoder_and_head"]
+__all__ = ["chunked_cross_entropy", "CausalLMLoss", "neftune_hook", "decoder_and_head", "check_plain_logits"]
+
+# Config fields of families whose forward post-processes lm_head logits, and the value meaning "none":
+# Gemma 2/3 tanh softcapping, Cohere's multiplier, Granite's divisor.
+_LOGIT_POSTPROCESSING = {"final_logit_softcapping": None, "logit_scale": 1.0, "logits_scaling": 1.0}
 
 
 class _FusedLinearCrossEntropy(torch.autograd.Function):
@@ -143,6 +148,29 @@ def decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     return decoder, head
 
 
+def check_plain_logits(model: nn.Module) -> None:
+    """Refuse models whose logits are post-processed after the lm_head.
+
+    The chunked loss multiplies hidden states by the lm_head weight itself; a model that softcaps or
+    scales those logits would be trained on a different objective than the one it is evaluated with.
+
+    Raises:
+        TunelabError: the config sets final-logit softcapping, ``logit_scale`` or ``logits_scaling``.
+    """
+    wrapped: Any = model
+    base: Any = wrapped.get_base_model() if hasattr(wrapped, "get_base_model") else wrapped
+    cfg: Any = getattr(base, "config", None)
+    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+    for name, neutral in _LOGIT_POSTPROCESSING.items():
+        value = getattr(cfg, name, None)
+        if value is not None and value != neutral:
+            raise TunelabError(
+                f"{getattr(cfg, 'model_type', type(base).__name__)} post-processes its logits ({name}={value}); "
+                "tunelab's fused loss computes plain lm_head logits and would train on a different objective, "
+                "so this model family is refused for training"
+            )
+
+
 class CausalLMLoss(nn.Module):
     """Wraps a causal LM so that ``forward(batch)`` returns ``(loss_sum, n_targets)``.
 
@@ -152,10 +180,14 @@ class CausalLMLoss(nn.Module):
     Args:
         model: a Hugging Face causal LM or a peft model around one.
         chunk_size: target tokens per lm_head chunk.
+
+    Raises:
+        TunelabError: the model post-processes its logits (:func:`check_plain_logits`).
     """
 
     def __init__(self, model: nn.Module, chunk_size: int = 2048) -> None:
         super().__init__()
+        check_plain_logits(model)
         self.model = model
         self.chunk_size = chunk_size
         # FSDP auto-wrapping (accelerate) looks for the decoder-layer classes on the prepared module

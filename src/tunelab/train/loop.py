@@ -27,7 +27,7 @@ import torch
 from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
 from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
-from tunelab.train._attention import register_segment_attention
+from tunelab.train._attention import check_packing_support, register_segment_attention
 from tunelab.train._batches import BatchStream, build_train_data, collate
 from tunelab.train._checkpoint import (
     latest_checkpoint,
@@ -182,6 +182,8 @@ def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
             m.name_or_path, m.dtype, "cpu", m.trust_remote_code, m.revision
         )  # accelerate places it
     model.config.use_cache = False
+    if config.data.packing:
+        check_packing_support(accelerator_device)
     if config.data.packing and model.config._attn_implementation == "sdpa" and accelerator_device == "cpu":
         # per-example causal attention instead of a (B, 1, T, T) block-diagonal mask (on GPUs,
         # sdpa's masked kernels or flash-attention varlen do better than a Python loop)

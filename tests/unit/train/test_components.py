@@ -101,3 +101,14 @@ def test_neftune_noise_scale_and_eval_passthrough() -> None:
     emb.eval()
     assert torch.equal(emb(ids), emb.weight[0].expand(1, 100, 64))
     h.remove()
+
+
+def test_packing_on_cuda_needs_the_transformers_floor() -> None:
+    from tunelab.errors import InputError
+    from tunelab.train._attention import check_packing_support
+
+    check_packing_support("cpu", "4.40.0")  # tunelab's own segment attention on CPU
+    check_packing_support("cuda", "4.54.0")
+    check_packing_support("cuda", "5.24.0")
+    with pytest.raises(InputError, match=r"data.packing: packed rows on cuda need transformers>=4.54"):
+        check_packing_support("cuda", "4.53.2")

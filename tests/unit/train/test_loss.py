@@ -106,3 +106,27 @@ def test_segment_attention_equals_block_diagonal_mask() -> None:
         model.set_attn_implementation("sdpa")
         r = model(input_ids=ids, attention_mask=am).logits
     assert torch.allclose(a, r, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "field", "value"),
+    [
+        ("granite", "logits_scaling", 4.0),
+        ("cohere", "logit_scale", 0.0625),
+        ("gemma2", "final_logit_softcapping", 30.0),
+    ],
+)
+def test_logit_postprocessing_families_are_refused(model_type: str, field: str, value: float) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from tunelab.errors import TunelabError
+
+    small = dict(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+    )
+    cfg = AutoConfig.for_model(model_type, **small, num_key_value_heads=2, head_dim=8, **{field: value})
+    model = AutoModelForCausalLM.from_config(cfg)
+    with pytest.raises(TunelabError, match=f"post-processes its logits \\({field}={value}\\)"):
+        CausalLMLoss(model)
+    setattr(model.config, field, None if field == "final_logit_softcapping" else 1.0)
+    CausalLMLoss(model)  # neutral values train as plain logits
