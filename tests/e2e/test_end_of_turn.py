@@ -19,7 +19,8 @@ WORDS = "apple banana cherry delta echo fox golf hotel india juliet kilo lima".s
 def qwen_base_layout(tmp: Path) -> Path:
     """tunelab-tiny with EOS (tokenizer, config, generation config) moved to ``<|endoftext|>``."""
     from transformers import AutoTokenizer
-    from tunelab.models._tiny import write_tiny
+
+    from tunelab.models import write_tiny
 
     folder = write_tiny(tmp / "qwen-layout")
     tok = AutoTokenizer.from_pretrained(folder)
@@ -47,7 +48,8 @@ def test_stop_ids_include_the_template_end_of_turn(tmp_path: Path) -> None:
 
 def test_model_trained_on_the_layout_stops_at_end_of_turn(tmp_path: Path) -> None:
     from tunelab.cli import cli
-    from tunelab.evaluate import Decoding, generate_texts, render_prompt
+    from tunelab.generation import Decoding, render_prompt
+    from tunelab.generation import generate as generate_texts
     from tunelab.models import load_model, load_tokenizer
 
     base = qwen_base_layout(tmp_path)

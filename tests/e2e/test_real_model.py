@@ -34,7 +34,7 @@ def loaded(smollm2_dir: Path) -> tuple[Any, Any]:
 
 def test_one_rendering_for_training_evaluation_and_server(smollm2_dir: Path, loaded: tuple[Any, Any]) -> None:
     from tunelab.data import Example, encode, render_chat
-    from tunelab.evaluate import render_prompt
+    from tunelab.generation import render_prompt
 
     _, tok = loaded
     answer = "Paris."
@@ -51,7 +51,8 @@ def test_one_rendering_for_training_evaluation_and_server(smollm2_dir: Path, loa
 
 
 def test_chat_generation_stops_at_end_of_turn(loaded: tuple[Any, Any]) -> None:
-    from tunelab.evaluate import Decoding, generate_texts, render_prompt
+    from tunelab.generation import Decoding, render_prompt
+    from tunelab.generation import generate as generate_texts
 
     model, tok = loaded
     (g,) = generate_texts(model, tok, [render_prompt(ASK, tok, "chat")], Decoding(max_new_tokens=48))

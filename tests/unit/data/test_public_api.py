@@ -5,6 +5,9 @@ from __future__ import annotations
 import tunelab.data as pkg
 
 PUBLIC = {
+    "end_of_turn_ids",
+    "render_chat",
+    "stop_token_ids",
     "IGNORE_INDEX",
     "check_contamination",
     "ContaminationReport",

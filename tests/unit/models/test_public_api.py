@@ -6,6 +6,18 @@ import tunelab.models as pkg
 
 PUBLIC = {
     "apply_lora",
+    "cache_dir",
+    "describe_source",
+    "fetch_model",
+    "FIND_LINKS_ENV",
+    "get_registered",
+    "is_complete",
+    "model_cache_path",
+    "PROVENANCE_FILE",
+    "read_provenance",
+    "REGISTRY",
+    "RegisteredModel",
+    "registered_names",
     "FALLBACK_CHAT_TEMPLATE",
     "is_tiny",
     "load_for_inference",
