@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tunelab.cli._common import handle_errors, print_json
+from tunelab.errors import InputError
 from tunelab.models import is_tiny, load_tokenizer, resolve_model_path, write_tiny
 
 
@@ -54,6 +55,10 @@ def describe_model(name_or_path: str) -> dict[str, Any]:
     from transformers import AutoConfig
 
     path = resolve_model_path(name_or_path)
+    folder = Path(path)
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        what = "the folder is empty" if not any(folder.iterdir()) else "it has no config.json"
+        raise InputError(f"not a model folder: {what} (expected a save_pretrained folder)", file=path)
     cfg = AutoConfig.from_pretrained(path)
     tok = load_tokenizer(name_or_path)
     info: dict[str, Any] = {
