@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunelab._version import __version__
 from tunelab._atomic import write_atomic, write_text_atomic
+from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
 from tunelab.config import Config, SourceConfig, dump_config
 from tunelab.errors import InputError

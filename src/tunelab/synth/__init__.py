@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from tunelab.synth._answers import ANSWER_FORMATS, extract_answer
 from tunelab.synth._cache import CachedBackend, RequestCache
-from tunelab.synth._write import generate_to_file, partial_path
 from tunelab.synth._corpus import HELDOUT_SEED, dialogue_text, general_text, pretraining_corpus
 from tunelab.synth._evol import EVOL_DECODING, EVOL_OPERATIONS, RESPONSE_DECODING, evol_instruct
 from tunelab.synth._filter import (
@@ -37,6 +36,7 @@ from tunelab.synth._selfinstruct import (
 )
 from tunelab.synth._templates import BANKS, Template, templates_for
 from tunelab.synth._types import Case, GenerationReport, Task, TaskInfo, Verdict
+from tunelab.synth._write import generate_to_file, partial_path
 
 __all__ = [
     "CachedBackend",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tunelab.generation import Decoding, Generation, TransformersBackend
 from tunelab.evaluate._runner import evaluate_model
 from tunelab.evaluate._suite import DataSpec, Suite
+from tunelab.generation import Decoding, Generation, TransformersBackend
 
 
 class Killed(BaseException):
