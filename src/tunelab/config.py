@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from tunelab.errors import InputError
+from tunelab._atomic import write_text_atomic
+from tunelab._text import load_yaml, read_text_file
+from tunelab.errors import InputError, Problem
 
 __all__ = [
     "Config",
@@ -29,6 +32,7 @@ __all__ = [
     "SynthConfig",
     "CompareConfig",
     "load_config",
+    "shipped_presets",
     "config_from_dict",
     "config_to_dict",
     "dump_config",
@@ -264,14 +268,21 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
             return value
         raise bad()
     if tp is float:
+        number: float | None = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise bad()
+        if number is None:
+            raise bad()
+        if math.isnan(number):
+            raise InputError(f"{value!r} is not a number (expected a finite float)", file=source, field=key)
+        if math.isinf(number):
+            raise InputError(f"{value!r} is infinite (expected a finite float)", file=source, field=key)
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -296,13 +307,40 @@ def _build(cls: type, values: dict[str, Any], prefix: str, source: str | None) -
     return cls(**kwargs)
 
 
-def config_from_dict(values: dict[str, Any], source: str | None = None) -> Config:
-    """Build and validate a :class:`Config` from a plain mapping (as read from YAML)."""
+def config_from_dict(
+    values: dict[str, Any], source: str | None = None, key_lines: dict[str, int] | None = None
+) -> Config:
+    """Build and validate a :class:`Config` from a plain mapping (as read from YAML).
+
+    Args:
+        values: the mapping.
+        source: the file it came from, named in every error (range checks included).
+        key_lines: dotted key -> line in ``source`` (from :func:`tunelab._text.load_yaml`), for ``FILE:LINE``.
+
+    Raises:
+        InputError: unknown key, wrong type, or a value out of range.
+    """
     if not isinstance(values, dict):
         raise InputError("the top level of a config must be a mapping", file=source)
-    cfg = _build(Config, values, "", source)
+    try:
+        cfg = _build(Config, values, "", source)
+    except InputError as e:
+        raise _located(e, source, key_lines or {}) from None
     assert isinstance(cfg, Config)
     return cfg
+
+
+def _located(err: InputError, source: str | None, key_lines: dict[str, int]) -> InputError:
+    """The same problems, each naming ``source`` and the line of its key where the file has it."""
+    probs = []
+    for p in err.problems:
+        line = p.line
+        key = p.field or ""
+        while line is None and key:
+            line = key_lines.get(key)
+            key = key.rpartition(".")[0] if "." in key else ""  # a missing key: the line of its section
+        probs.append(Problem(p.message, p.file or source, line, p.field))
+    return InputError(problems=probs, total=err.total)
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -341,16 +379,21 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     return out
 
 
+def shipped_presets() -> list[str]:
+    """Names of the shipped config presets (``tunelab train NAME``)."""
+    return sorted(p.stem for p in (Path(__file__).parent / "configs").glob("*.yaml"))
+
+
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config file (or none: all defaults), apply overrides, validate.
 
     Raises:
-        InputError: unreadable file, bad YAML, unknown key or wrong type (names file and key).
+        InputError: unreadable, binary or UTF-16 file, bad or oversized YAML, unknown key, wrong type or
+            value out of range (names file, line and key); an unknown preset lists the shipped ones.
     """
-    import yaml
-
     values: dict[str, Any] = {}
     source = None
+    lines: dict[str, int] = {}
     if path is not None:
         source = str(path)
         p = Path(path)
@@ -359,28 +402,24 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             if shipped.is_file():
                 p = shipped
             else:
-                raise InputError("no such config file", file=source)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", file=source, line=line) from e
+                raise InputError(
+                    f"no such config file or shipped preset (presets: {', '.join(shipped_presets())})",
+                    file=source,
+                )
+        loaded, lines = load_yaml(read_text_file(p, "config"), source)
         values = loaded or {}
         if not isinstance(values, dict):
             raise InputError("the top level of a config must be a mapping", file=source)
     if overrides:
         if source is not None:
-            config_from_dict(values, source)  # problems in the file are named with the file
+            config_from_dict(values, source, lines)  # problems in the file are named with the file
         values = apply_overrides(values, overrides)
-        source = "command line"
-    return config_from_dict(values, source)
+        source, lines = "command line", {}
+    return config_from_dict(values, source, lines)
 
 
 def dump_config(cfg: Config, path: str | Path) -> None:
     """Write the fully resolved config as YAML."""
     import yaml
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), encoding="utf-8")
+    write_text_atomic(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

@@ -6,7 +6,23 @@ any other :class:`TunelabError` (the job failed) exits 1.
 
 from __future__ import annotations
 
-__all__ = ["InputError", "TunelabError", "Problem"]
+__all__ = ["InputError", "TunelabError", "Problem", "shorten", "cut_list"]
+
+#: The most characters of one problem's message (and of its field) that an error shows.
+MAX_MESSAGE_CHARS = 300
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def cut_list(items: list[str], limit: int = 10) -> str:
+    """``a, b, c, ... and N more`` for messages that list names."""
+    shown = ", ".join(shorten(str(x), 60) for x in items[:limit])
+    return shown if len(items) <= limit else f"{shown}, ... and {len(items) - limit:,} more"
 
 
 class TunelabError(Exception):
@@ -32,8 +48,8 @@ class Problem:
             where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
         elif self.line is not None:
             where = f"line {self.line}: "
-        fld = f"{self.field}: " if self.field else ""
-        return f"{where}{fld}{self.message}"
+        fld = f"{shorten(self.field, 100)}: " if self.field else ""
+        return f"{shorten(where, 200)}{fld}{shorten(self.message)}"
 
     def __repr__(self) -> str:
         return f"Problem({str(self)!r})"

@@ -103,18 +103,44 @@ def _table(stats: dict[str, Any]) -> None:
 )
 @click.option("--max-length", type=int, default=None, help="Count examples longer than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--skip-invalid", is_flag=True, help="Describe the valid records; count the rejected ones.")
+@click.option(
+    "--eval",
+    "eval_data",
+    is_flag=True,
+    help="Evaluation data: conversations need not end with an assistant turn.",
+)
 @handle_errors
 def stats_cmd(
-    path: str, format_: str | None, model: str | None, max_length: int | None, as_json: bool
+    path: str,
+    format_: str | None,
+    model: str | None,
+    max_length: int | None,
+    as_json: bool,
+    skip_invalid: bool,
+    eval_data: bool,
 ) -> None:
-    """Examples, turns, length distribution, label balance, duplicates and over-length counts of PATH."""
-    examples, rep = load_with_report(path, format_, training=False)
+    """Examples, turns, length distribution, label balance, duplicates and over-length counts of PATH.
+
+    A record counts exactly when `tunelab data validate` (with the same --eval) accepts it.
+    """
+    examples, rep = load_with_report(
+        path,
+        format_,
+        skip_invalid=skip_invalid,
+        training=not eval_data,
+        rejected_path=f"{path}.rejected.jsonl",
+    )
+    if not examples:
+        raise InputError("no valid records", file=path)
     tok = load_tokenizer(model) if model else None
-    stats = {"path": path, **describe(examples, rep.format, tok, max_length)}
+    stats = {"path": path, **describe(examples, rep.format, tok, max_length), "rejected": len(rep.rejected)}
     if as_json:
         print_json(stats)
     else:
         _table(stats)
+        if rep.rejected:
+            click.echo(f"rejected: {len(rep.rejected)} (reasons in {rep.rejected_path})")
 
 
 @data.command("convert")

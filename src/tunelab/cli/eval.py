@@ -84,4 +84,6 @@ def eval_cmd(
     )
     console = Console(stderr=False)
     console.print(scores_table(result))
+    if result.record.get("resumed_items"):
+        console.print(f"resumed {result.record['resumed_items']} generations from an unfinished run")
     console.print(f"wrote {result.out_dir}/predictions.jsonl and scores.json")

@@ -99,6 +99,10 @@ def describe_model(name_or_path: str) -> dict[str, Any]:
     from transformers import AutoConfig
 
     path = resolve_model_path(name_or_path)
+    folder = Path(path)
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        what = "the folder is empty" if not any(folder.iterdir()) else "it has no config.json"
+        raise InputError(f"not a model folder: {what} (expected a save_pretrained folder)", file=path)
     source = describe_source(path if Path(path).is_dir() else name_or_path)
     cfg = AutoConfig.from_pretrained(path)
     tok = load_tokenizer(name_or_path)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
+from tunelab._atomic import refuse_same_path, write_atomic
 from tunelab.cli._common import handle_errors
 from tunelab.data import load, write_records
 from tunelab.errors import InputError, TunelabError
@@ -23,12 +24,12 @@ from tunelab.synth import (
     default_seeds_path,
     evol_instruct,
     filter_examples,
-    generate_report,
+    generate_to_file,
     list_tasks,
     load_seed_tasks,
+    partial_path,
     rejected_path,
     self_instruct,
-    write_atomic,
 )
 
 __all__ = ["synth"]
@@ -79,14 +80,16 @@ def tasks_cmd(as_json: bool) -> None:
 )
 @handle_errors
 def generate_cmd(task: str, n: int, out: Path, seed: int, templates: str) -> None:
-    """Generate N verified examples of TASK as JSONL (one Example per line)."""
+    """Generate N verified examples of TASK as JSONL (one Example per line).
+
+    OUT is written in one piece when all N exist; a killed run leaves the previous OUT (or none) and
+    OUT.partial, from which the same command continues.
+    """
     if n < 0:
         raise InputError(f"--n must be >= 0, got {n}", field="n")
-    report = generate_report(task, n, seed=seed, templates=templates)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for ex in report.examples:
-            fh.write(ex.to_json() + "\n")
+    report, resumed = generate_to_file(task, n, out, seed=seed, templates=templates)
+    if resumed:
+        click.echo(f"resumed {resumed} examples from {partial_path(out)}")
     click.echo(
         f"{task}: generated {report.generated}, verified {report.verified}, rejected {report.rejected} -> {out}"
     )
@@ -182,6 +185,7 @@ def self_instruct_cmd(
     """Self-Instruct: generate N instruction/response examples from seed tasks (rerun to resume)."""
     import dataclasses
 
+    refuse_same_path(out, "--out", {"--seeds": seeds})
     tasks = load_seed_tasks(seeds or default_seeds_path())
     res = self_instruct(
         _make_backend(opts),
@@ -229,6 +233,7 @@ def evol_cmd(
     """Evol-Instruct: rewrite instructions harder or broader for R rounds, eliminate failures (rerun to resume)."""
     import dataclasses
 
+    refuse_same_path(out, "--out", {"--in": in_path})
     examples = load(in_path, training=False)
     res = evol_instruct(
         _make_backend(opts),
@@ -293,6 +298,7 @@ def filter_cmd(
     api_key: str | None,
 ) -> None:
     """Filter generated data IN into OUT; rejected records with reasons go to OUT.rejected.jsonl."""
+    refuse_same_path(out, "OUT", {"IN": in_path})
     if not 0 <= near_dup_threshold <= 1 or not 0 <= rouge_threshold <= 1:
         raise InputError("thresholds must be in [0, 1]", field="threshold")
     judge = None

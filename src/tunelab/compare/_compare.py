@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import write_atomic, write_text_atomic
 from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
 from tunelab.config import Config, SourceConfig, dump_config
@@ -356,7 +357,7 @@ def _write_eval_sets(
             dropped += len(pool) - len(fresh)
             kept_all += fresh[: d["n"]]
         path = out_dir / f"{key}.jsonl"
-        path.write_text("".join(ex.to_json() + "\n" for ex in kept_all), encoding="utf-8")
+        write_atomic(path, (ex.to_dict() for ex in kept_all))
         spec["file"] = str(path.resolve())
         report[key] = {"candidates": drawn, "dropped_seen_in_training": dropped, "kept": len(kept_all)}
     return report
@@ -436,5 +437,5 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
         "wall_s": round(time.time() - t0, 1),
     }
     data["verdict"] = write_verdict(out_slices, methods)
-    (run_dir / "compare.json").write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    write_text_atomic(run_dir / "compare.json", json.dumps(data, indent=1, default=str))
     return data

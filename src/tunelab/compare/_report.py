@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import write_text_atomic
 from tunelab.compare._plots import loss_curves_png, slice_bars_png
 from tunelab.errors import InputError
 
@@ -321,6 +322,6 @@ def render_report(run_dir: str | Path, data: dict[str, Any] | None = None) -> tu
     rd = Path(run_dir)
     d = data if data is not None else load_comparison(rd)
     html_path, md_path = rd / "report.html", rd / "report.md"
-    html_path.write_text(render_html(d), encoding="utf-8")
-    md_path.write_text(render_markdown(d), encoding="utf-8")
+    write_text_atomic(html_path, render_html(d))
+    write_text_atomic(md_path, render_markdown(d))
     return html_path, md_path

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import refuse_same_path
 from tunelab.data._example import Example
 from tunelab.data._formats import LossyConversion, get_format
 from tunelab.data._io import WRITE_KINDS, write_records
@@ -114,7 +115,8 @@ def convert(
         The :class:`ConvertReport`.
 
     Raises:
-        InputError: bad input records or examples the target cannot hold (unless ``skip_invalid``).
+        InputError: bad input records or examples the target cannot hold (unless ``skip_invalid``), or
+            ``dst`` is ``src``.
     """
     kind = WRITE_KINDS.get(Path(dst).suffix.lower())
     if kind is None:
@@ -122,6 +124,7 @@ def convert(
             f"unsupported output type {Path(dst).suffix!r} (use .jsonl, .json, .csv or .parquet)",
             file=str(dst),
         )
+    refuse_same_path(dst, "DST", {"SRC": src})
     fmt = get_format(format)
     if fmt.emit is None:
         raise InputError(f"format {format!r} cannot be written", field="format")

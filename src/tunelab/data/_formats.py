@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunelab.data._example import ROLES, Example
+from tunelab.data._guards import TooDeep, loads_bounded
 from tunelab.data._io import RawRecord
 from tunelab.data._io import json_type_name as _tname
 from tunelab.errors import InputError
@@ -131,8 +132,8 @@ def maybe_json(v: Any, as_text: bool) -> Any:
     """Decode a JSON-encoded nested value (``[...]``/``{...}`` text) read from a text format (CSV, Parquet)."""
     if as_text and isinstance(v, str) and v[:1] in "[{":
         try:
-            return json.loads(v)
-        except json.JSONDecodeError:
+            return loads_bounded(v)
+        except (json.JSONDecodeError, TooDeep):
             return v
     return v
 

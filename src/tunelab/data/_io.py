@@ -17,6 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import atomic_open, atomic_path, write_atomic
+from tunelab._text import check_text_file
+from tunelab.data._guards import (
+    MAX_RECORD_BYTES,
+    TooDeep,
+    depth_problem,
+    loads_bounded,
+    read_lines_bounded,
+    record_too_large,
+)
 from tunelab.errors import InputError, Problem
 
 __all__ = [
@@ -82,6 +92,8 @@ def read_records(path: str | os.PathLike[str], split: str | None = None) -> Iter
             return
         raise InputError("no such file or directory", file=str(path))
     kind = file_kind(p)
+    if kind in ("jsonl", "json", "csv"):
+        check_text_file(p, "data file")
     if kind == "jsonl":
         yield from read_jsonl(p)
     elif kind == "json":
@@ -121,7 +133,10 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RawRecord]:
     p = Path(path)
     f = str(p)
     with p.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        for lineno, raw, size in read_lines_bounded(fh):
+            if raw is None:
+                yield RawRecord(f, lineno, None, [Problem(record_too_large(size), f, lineno, "record")])
+                continue
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if not raw.strip():
@@ -135,7 +150,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[RawRecord]:
 
 def _parse_json_object(text: str, f: str, lineno: int) -> RawRecord:
     try:
-        obj = json.loads(text)
+        obj = loads_bounded(text)
     except json.JSONDecodeError as e:
         return RawRecord(
             f,
@@ -144,6 +159,8 @@ def _parse_json_object(text: str, f: str, lineno: int) -> RawRecord:
             [Problem(f"malformed JSON: {e.msg} (column {e.colno})", f, lineno, "json")],
             raw=text,
         )
+    except TooDeep as e:
+        return RawRecord(f, lineno, None, [Problem(str(e), f, lineno, e.field)], raw=text)
     if not isinstance(obj, dict):
         prob = Problem(f"expected a JSON object, got {json_type_name(obj)}", f, lineno, "json")
         return RawRecord(f, lineno, None, [prob], raw=text)
@@ -225,6 +242,13 @@ def _json_value_at(dec: json.JSONDecoder, text: str, i: int, f: str) -> tuple[Ra
         return RawRecord(
             f, e.lineno, None, [Problem(f"malformed JSON: {e.msg} (column {e.colno})", f, e.lineno, "json")]
         ), -1
+    except RecursionError:
+        return RawRecord(f, line, None, [Problem(str(TooDeep()), f, line, "json")]), -1
+    if end - i > MAX_RECORD_BYTES:
+        return RawRecord(f, line, None, [Problem(record_too_large(end - i), f, line, "record")]), end
+    deep = depth_problem(obj)
+    if deep is not None:
+        return RawRecord(f, line, None, [Problem(deep[1], f, line, deep[0])]), end
     if not isinstance(obj, dict):
         return RawRecord(
             f, line, None, [Problem(f"expected a JSON object, got {json_type_name(obj)}", f, line, "json")]
@@ -238,7 +262,11 @@ def _read_csv(p: Path) -> Iterator[RawRecord]:
 
     def lines() -> Iterator[str]:
         with p.open("rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno, raw, size in read_lines_bounded(fh):
+                if raw is None:
+                    bad_lines[lineno] = Problem(record_too_large(size), f, lineno, "record")
+                    yield "\n"
+                    continue
                 if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 text, prob = _decode(raw, f, lineno)
@@ -266,6 +294,8 @@ def _read_csv(p: Path) -> Iterator[RawRecord]:
         end = reader.line_num
         probs = [bad_lines[n] for n in range(start, end + 1) if n in bad_lines]
         if not any(c.strip() for c in row):
+            if probs:  # a line too long to read, or undecodable bytes, on an otherwise empty row
+                yield RawRecord(f, start, None, probs, structured_as_text=True)
             start = end + 1
             continue
         if len(row) != len(header):
@@ -339,7 +369,8 @@ def _iter_dataset(ds: Any, name: str, split: str | None) -> Iterator[RawRecord]:
 def write_records(path: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> int:
     """Write records to a file whose type is given by its extension.
 
-    Nested values (lists, objects) are stored natively in JSON/JSONL; in CSV they are
+    The file appears complete or not at all (a temporary file renamed into place, see
+    :mod:`tunelab._atomic`). Nested values (lists, objects) are stored natively in JSON/JSONL; in CSV they are
     JSON-encoded text; in Parquet objects (such as ``meta``, whose keys vary) are JSON-encoded
     text while lists of uniform objects (``messages``) stay native.
 
@@ -359,18 +390,12 @@ def write_records(path: str | os.PathLike[str], records: Iterable[dict[str, Any]
         raise InputError(
             f"unsupported output type {p.suffix!r} (use .jsonl, .json, .csv or .parquet)", file=str(p)
         )
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
     if kind == "jsonl":
-        n = 0
-        with p.open("w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-                n += 1
-        return n
+        return write_atomic(p, records)
     rows = list(records)
     if kind == "json":
-        p.write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        with atomic_open(p) as fh:
+            fh.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     elif kind == "csv":
         _write_csv(p, rows)
     else:
@@ -402,7 +427,8 @@ def _write_csv(p: Path, rows: list[dict[str, Any]]) -> None:
             else:
                 cells.append(json.dumps(v, ensure_ascii=False))
         w.writerow(cells)
-    p.write_text(buf.getvalue(), encoding="utf-8")
+    with atomic_open(p) as fh:
+        fh.write(buf.getvalue())
 
 
 def _write_parquet(p: Path, rows: list[dict[str, Any]]) -> None:
@@ -419,4 +445,5 @@ def _write_parquet(p: Path, rows: list[dict[str, Any]]) -> None:
         raise InputError(
             f"cannot store these records in Parquet (mixed value types in a column?): {e}", file=str(p)
         ) from e
-    pq.write_table(table, p)
+    with atomic_path(p) as tmp:
+        pq.write_table(table, tmp)

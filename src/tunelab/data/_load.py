@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -10,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import write_atomic
 from tunelab.data._example import Example
 from tunelab.data._formats import Format, detect_format, format_names, get_format
+from tunelab.data._guards import MAX_TURNS, depth_problem, turn_order_problems
 from tunelab.data._io import RawRecord, read_records
-from tunelab.errors import InputError, Problem
+from tunelab.errors import InputError, Problem, cut_list
 
 __all__ = [
     "Rejected",
@@ -114,7 +115,8 @@ def scan(
         ``(raw record, example or None, problems)`` for every record.
 
     Raises:
-        InputError: unknown format name, or a shape that cannot be detected.
+        InputError: unknown format name, a shape that cannot be detected, an unreadable (UTF-16, binary)
+            or empty file.
     """
     fmt: Format | None = get_format(format) if format else None
     rep = report if report is not None else ValidationReport(str(path))
@@ -129,14 +131,15 @@ def scan(
                 fmt = detect_format(list(rec.data))
                 if fmt is None:
                     raise InputError(
-                        f"cannot detect the format from keys {sorted(rec.data)}; name one with --format "
+                        f"cannot detect the format from keys [{cut_list(sorted(map(str, rec.data)))}]; "
+                        "name one with --format "
                         f"({', '.join(format_names())})",
                         file=rec.file,
                         line=rec.line,
                         field="format",
                     )
                 rep.format = fmt.name
-            ex, fprobs = fmt.parse(rec.data, rec.structured_as_text)
+            ex, fprobs = _parse_guarded(fmt, rec)
             probs += [Problem(msg, rec.file, rec.line, fld) for fld, msg in fprobs]
             if ex is not None and training and ex.messages and ex.messages[-1]["role"] != "assistant":
                 last = ex.messages[-1]["role"]
@@ -154,6 +157,23 @@ def scan(
         else:
             rep.n_valid += 1
         yield rec, ex, probs
+    if rep.n_records == 0:
+        raise InputError("no records: the file is empty", file=str(path))
+
+
+def _parse_guarded(fmt: Format, rec: RawRecord) -> tuple[Example | None, list[tuple[str, str]]]:
+    """``fmt.parse`` behind the depth, turn-count and turn-order bounds (see :mod:`tunelab.data._guards`)."""
+    assert rec.data is not None
+    deep = depth_problem(rec.data)
+    if deep is not None:
+        return None, [deep]
+    turns = rec.data.get(fmt.turns_field)
+    if isinstance(turns, list) and len(turns) > MAX_TURNS:  # refused before parsing 10,000 turns
+        return None, turn_order_problems(["user"] * len(turns), fmt.turns_field)
+    ex, fprobs = fmt.parse(rec.data, rec.structured_as_text)
+    if ex is not None:
+        fprobs += turn_order_problems([m["role"] for m in ex.messages], fmt.turns_field)
+    return (None if fprobs else ex), fprobs
 
 
 def validate(
@@ -179,10 +199,8 @@ def validate(
 
 
 def write_rejected(rejected: list[Rejected], path: str | os.PathLike[str]) -> None:
-    """Write rejected records with their reasons, one JSON object per line."""
-    with Path(path).open("w", encoding="utf-8") as fh:
-        for r in rejected:
-            fh.write(json.dumps(r.to_dict(), ensure_ascii=False, default=str) + "\n")
+    """Write rejected records with their reasons, one JSON object per line (atomically)."""
+    write_atomic(path, (r.to_dict() for r in rejected))
 
 
 def _side_path(path: str | os.PathLike[str]) -> str:

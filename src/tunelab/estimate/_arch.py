@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tunelab._text import load_yaml, read_text_file
 from tunelab.errors import InputError
 from tunelab.models import resolve_model_path
 
@@ -118,16 +119,14 @@ def arch_from_dict(cfg: dict[str, Any], name: str = "config") -> ModelArch:
 
 
 def _read_file(p: Path) -> dict[str, Any]:
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
+    text = read_text_file(p, "model config")
+    if p.suffix.lower() in (".yaml", ".yml"):
+        data, _ = load_yaml(text, str(p))
+    else:
+        try:
             data = json.loads(text)
-    except Exception as e:
-        raise InputError(f"cannot parse the config: {e}", file=str(p)) from e
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise InputError(f"cannot parse the config: {str(e)[:200]}", file=str(p)) from e
     if not isinstance(data, dict):
         raise InputError("a model config must be a mapping", file=str(p))
     return data.get("model", data) if isinstance(data.get("model"), dict) else data

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import atomic_open, write_text_atomic
 from tunelab.errors import InputError
 from tunelab.scoring import MetricScore, bootstrap_ci
 
@@ -117,19 +118,19 @@ def export_review(
         out / "labelstudio_config.xml",
         out / "review_mapping.json",
     )
-    with paths.csv.open("w", encoding="utf-8", newline="") as f:
+    with atomic_open(paths.csv) as f:
         w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    paths.labelstudio.write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
-    paths.labelstudio_config.write_text(LS_CONFIG, encoding="utf-8")
+    write_text_atomic(paths.labelstudio, json.dumps(tasks, ensure_ascii=False, indent=1))
+    write_text_atomic(paths.labelstudio_config, LS_CONFIG)
     mapping = {
         "seed": seed,
         "systems": {"a": name_a, "b": name_b},
         "left": left_is,
         "fill": "preference = left | right | tie",
     }
-    paths.mapping.write_text(json.dumps(mapping, indent=1), encoding="utf-8")
+    write_text_atomic(paths.mapping, json.dumps(mapping, indent=1))
     return paths
 
 

@@ -4,10 +4,16 @@
 bootstrap CI settings, the resolved suite, the model path, a hash of the chat template, the decoding
 settings and the backend. ``predictions.jsonl`` holds one line per item (id, prompt, raw output,
 extracted answer, gold, per-item scores), so any score can be recomputed from it.
+
+Both files are written atomically at the end. While a ``generate`` suite runs, each finished chunk of
+generations is appended to ``predictions.partial-<run>.jsonl`` (a request cache keyed by the run: model,
+adapter, weights, template, suite); a rerun after a kill takes the finished chunks from it and generates
+only the rest, so every item appears once. The side file is removed when the run completes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunelab._atomic import write_atomic, write_text_atomic
 from tunelab._version import __version__
 from tunelab.data import Example, plain_prompt
 from tunelab.errors import InputError
@@ -26,6 +33,7 @@ from tunelab.evaluate._suite import Suite, load_suite
 from tunelab.generation import Backend, Prompt, TransformersBackend, chat_template_hash, render_prompt
 from tunelab.models import describe_source, is_tiny
 from tunelab.scoring import MetricScore, bootstrap_ci
+from tunelab.synth import CachedBackend, RequestCache
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -64,6 +72,21 @@ class EvalResult:
             "metrics": {k: v.to_dict() for k, v in self.scores.items()},
             **self.record,
         }
+
+
+def _run_key(
+    model_path: str | None, adapter: str | None, template: str | None, suite: Suite, limit: int | None
+) -> str:
+    """A short hash of what makes two runs' generations interchangeable (weights by size and mtime)."""
+    weights: list[list[Any]] = []
+    for folder in (model_path, adapter):
+        if folder and Path(folder).is_dir():
+            for w in sorted(Path(folder).glob("*.safetensors")):
+                st = w.stat()
+                weights.append([w.name, st.st_size, st.st_mtime_ns])
+    body: dict[str, Any] = {"model": model_path, "adapter": adapter, "weights": weights, "template": template}
+    body |= {"suite": suite.to_dict(), "limit": limit}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def _prompt_of(ex: Example, suite: Suite) -> Prompt:
@@ -251,6 +274,13 @@ def evaluate_model(
     if backend is None:
         assert model is not None and tokenizer is not None
         backend = TransformersBackend(model, tokenizer, batch_size, model_path)
+    path = model_path or (str(getattr(model, "name_or_path", "")) if model is not None else None)
+    template = chat_template_hash(tokenizer) if tokenizer is not None else None
+    d = Path(out_dir) / "eval" / suite.name if out_dir is not None else None
+    partial = (
+        d / f"predictions.partial-{_run_key(path, adapter, template, suite, limit)}.jsonl" if d else None
+    )
+    resumed = 0
     if suite.kind == "perplexity":
         assert model is not None and tokenizer is not None
         scores, rows, extra, n = _run_perplexity(suite, model, tokenizer, limit)
@@ -260,15 +290,19 @@ def evaluate_model(
         if suite.kind == "choice":
             assert model is not None and tokenizer is not None
             scores, rows, extra = _run_choice(suite, items, model, tokenizer)
+        elif partial is not None:
+            cache = RequestCache(partial)
+            resumed = len(cache)  # generations a killed run of these settings finished
+            cached = CachedBackend(backend, cache, chunk_size=batch_size or 64)
+            scores, rows, extra = _run_generate(suite, items, cached, tokenizer)
         else:
             scores, rows, extra = _run_generate(suite, items, backend, tokenizer)
-    path = model_path or (str(getattr(model, "name_or_path", "")) if model is not None else None)
     record = {
         "model": {
             "path": path,
             "source": describe_source(str(path))["summary"] if path else None,
             "adapter": adapter,
-            "chat_template_sha256_16": chat_template_hash(tokenizer) if tokenizer is not None else None,
+            "chat_template_sha256_16": template,
             "embedded_tiny_model": bool(path) and is_tiny(str(path)),
             "dtype": str(getattr(model, "dtype", "")) if model is not None else None,
         },
@@ -280,19 +314,21 @@ def evaluate_model(
         "tunelab_version": __version__,
         "created_unix_s": time.time(),
         "elapsed_s": time.perf_counter() - t0,
+        "resumed_items": resumed,
     }
     result = EvalResult(suite.name, suite.kind, scores, n, rows, record)
-    if out_dir is not None:
-        d = Path(out_dir) / "eval" / suite.name
-        d.mkdir(parents=True, exist_ok=True)
-        with (d / "predictions.jsonl").open("w", encoding="utf-8") as f:
-            for r in rows:
-                f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-        (d / "scores.json").write_text(
-            json.dumps(result.to_dict(), indent=2, default=str) + "\n", encoding="utf-8"
-        )
-        result.out_dir = d
+    if d is not None:
+        _write_outputs(result, d)
     return result
+
+
+def _write_outputs(result: EvalResult, d: Path) -> None:
+    """``predictions.jsonl`` and ``scores.json``, each atomically; then the side files of the run go."""
+    write_atomic(d / "predictions.jsonl", result.predictions)
+    write_text_atomic(d / "scores.json", json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    for stale in d.glob("predictions.partial-*.jsonl"):
+        stale.unlink()
+    result.out_dir = d
 
 
 def scores_table(result: EvalResult) -> Any:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._text import load_yaml, read_text_file
 from tunelab.errors import InputError
 from tunelab.generation import Decoding
 from tunelab.scoring import EXTRACT_METHODS, ExtractSpec
@@ -277,27 +278,10 @@ _SECTIONS: dict[str, type] = {
 
 def _key_lines(text: str) -> dict[str, int]:
     """``dotted.key`` -> 1-based line, from the YAML node tree (for error messages)."""
-    import yaml
-
-    lines: dict[str, int] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = f"{prefix}.{k.value}" if prefix else str(k.value)
-                lines[key] = k.start_mark.line + 1
-                walk(v, key)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                key = f"{prefix}[{i}]"
-                lines[key] = v.start_mark.line + 1
-                walk(v, key)
-
     try:
-        walk(yaml.compose(text), "")
-    except yaml.YAMLError:
-        pass
-    return lines
+        return load_yaml(text)[1]
+    except InputError:
+        return {}
 
 
 def _build(cls: type, raw: Any, where: str, file: str | None, lines: dict[str, int]) -> Any:
@@ -407,8 +391,6 @@ def load_suite(name_or_path: str) -> Suite:
     Raises:
         InputError: no such suite, unreadable YAML, or a bad key (naming the file, line and key).
     """
-    import yaml
-
     p = Path(name_or_path)
     if not p.is_file():
         shipped = suites_dir() / f"{name_or_path}.yaml"
@@ -419,10 +401,6 @@ def load_suite(name_or_path: str) -> Suite:
                 field="suite",
             )
         p = shipped
-    text = p.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"not valid YAML: {e}", file=str(p), line=mark.line + 1 if mark else None) from e
+    text = read_text_file(p, "suite file")
+    raw, _ = load_yaml(text, str(p))
     return suite_from_dict(raw, source=str(p), text=text)

@@ -23,6 +23,7 @@ Greedy decoding is the default (REFERENCE.md: sampling during evaluation makes s
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,6 +77,10 @@ class Decoding:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise InputError("must be at least 1", field="decoding.max_new_tokens")
+        for name in ("temperature", "top_p"):
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(f"{value!r} is not a finite number", field=f"decoding.{name}")
         if self.temperature < 0:
             raise InputError("must be >= 0 (0 = greedy)", field="decoding.temperature")
         if not 0 < self.top_p <= 1:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tunelab._atomic import atomic_dir
+
 __all__ = ["tiny_model_dir", "write_tiny"]
 
 
@@ -18,11 +20,10 @@ def tiny_model_dir() -> Path:
 
 
 def write_tiny(out: str | Path) -> Path:
-    """Copy the shipped model to ``out`` as a normal HF model folder."""
+    """Copy the shipped model to ``out`` as a normal HF model folder (written whole, then renamed into place)."""
     src = tiny_model_dir()
-    dst = Path(out)
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy2(f, dst / f.name)
-    return dst
+    with atomic_dir(out, replaces="config.json") as tmp:
+        for f in src.iterdir():
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+    return Path(out)

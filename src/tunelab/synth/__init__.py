@@ -11,7 +11,7 @@ general text forgetting is measured on, come from here too (``pretraining_corpus
 from __future__ import annotations
 
 from tunelab.synth._answers import ANSWER_FORMATS, extract_answer
-from tunelab.synth._cache import write_atomic
+from tunelab.synth._cache import CachedBackend, RequestCache
 from tunelab.synth._corpus import HELDOUT_SEED, dialogue_text, general_text, pretraining_corpus
 from tunelab.synth._evol import EVOL_DECODING, EVOL_OPERATIONS, RESPONSE_DECODING, evol_instruct
 from tunelab.synth._filter import (
@@ -36,8 +36,13 @@ from tunelab.synth._selfinstruct import (
 )
 from tunelab.synth._templates import BANKS, Template, templates_for
 from tunelab.synth._types import Case, GenerationReport, Task, TaskInfo, Verdict
+from tunelab.synth._write import generate_to_file, partial_path
 
 __all__ = [
+    "CachedBackend",
+    "RequestCache",
+    "generate_to_file",
+    "partial_path",
     "ANSWER_FORMATS",
     "BANKS",
     "BLACKLIST",
@@ -80,5 +85,4 @@ __all__ = [
     "list_tasks",
     "templates_for",
     "verify",
-    "write_atomic",
 ]

@@ -32,7 +32,6 @@ __all__ = [
     "request_key",
     "append_lines",
     "read_jsonl",
-    "write_atomic",
 ]
 
 
@@ -77,17 +76,6 @@ def append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def write_atomic(path: Path, objs: Iterable[dict[str, Any]]) -> None:
-    """Write a JSONL file through a temporary file and a rename (readers never see half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for o in objs:
-            fh.write(json.dumps(o, ensure_ascii=False, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def request_key(backend: dict[str, Any], prompt: Prompt, decoding: Decoding) -> str:

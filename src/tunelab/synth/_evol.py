@@ -255,4 +255,5 @@ def evol_instruct(
         state.commit(kept, rej, len(batch_ids), evolved=done, batch_size=batch_size, round=rnd + 1)
         if progress is not None:
             progress(state.result(cb, False))
+    state.finish()
     return state.result(cb, True, rounds=rounds)

@@ -15,7 +15,7 @@ from tunelab.synth._registry import get_task
 from tunelab.synth._templates import render_messages, templates_for
 from tunelab.synth._types import Derived, GenerationReport, Task, Verdict
 
-__all__ = ["GENERATOR_VERSION", "TEMPLATE_SETS", "generate", "generate_report", "verify"]
+__all__ = ["GENERATOR_VERSION", "TEMPLATE_SETS", "Generator", "generate", "generate_report", "verify"]
 
 GENERATOR_VERSION = "2"
 TEMPLATE_SETS = ("train", "heldout", "finetune")
@@ -100,6 +100,111 @@ def verify(example: Example) -> Verdict:
     return Verdict(True)
 
 
+class Generator:
+    """The seeded generation loop of one task, able to stop after any example and go on later.
+
+    Args:
+        task: a task name (see :func:`tunelab.synth.list_tasks`).
+        n: how many verified examples the run wants (bounds the candidates tried).
+        seed: the seed.
+        templates: ``train`` | ``heldout`` | ``finetune``.
+
+    Attributes:
+        report: what was generated so far.
+
+    Raises:
+        InputError: unknown task or template set, or ``n < 0``.
+    """
+
+    def __init__(self, task: str, n: int, seed: int = 0, templates: str = "train") -> None:
+        self.spec = get_task(task)
+        if templates not in TEMPLATE_SETS:
+            raise InputError(
+                f"unknown template set {templates!r}; expected one of {', '.join(TEMPLATE_SETS)}",
+                field="templates",
+            )
+        if n < 0:
+            raise InputError(f"n must be >= 0, got {n}", field="n")
+        self.task, self.n, self.seed, self.templates = task, n, seed, templates
+        self.bank = templates_for(self.spec, templates) if templates != "finetune" else ()
+        self.rng = random.Random(f"tunelab.synth:{task}:{seed}")
+        self.report = GenerationReport(task=task, examples=[], generated=0, verified=0, rejected=0)
+        self.module = self.spec.make.__module__.rsplit(".", 1)[-1].lstrip("_")
+
+    def state(self) -> dict[str, Any]:
+        """The counts and the random state after the last example (plain JSON)."""
+        version, internal, gauss = self.rng.getstate()
+        r = self.report
+        return {
+            "generated": r.generated,
+            "verified": r.verified,
+            "rejected": r.rejected,
+            "reasons": dict(r.reasons),
+            "rng": [version, list(internal), gauss],
+        }
+
+    def restore(self, state: dict[str, Any], examples: list[Example]) -> None:
+        """Continue from a :meth:`state` taken after ``examples`` were produced."""
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.report.examples = list(examples)
+        self.report.generated, self.report.verified = int(state["generated"]), int(state["verified"])
+        self.report.rejected, self.report.reasons = int(state["rejected"]), dict(state["reasons"])
+
+    def run(self, until: int) -> list[Example]:
+        """Generate until ``until`` examples (at most ``n``) are verified; return the new ones.
+
+        Raises:
+            TunelabError: too many candidates were rejected to reach ``n``.
+        """
+        report, spec, task = self.report, self.spec, self.task
+        first = len(report.examples)
+        max_tries = 2 * self.n + 100
+        while report.verified < min(until, self.n):
+            if report.generated >= max_tries:
+                raise TunelabError(
+                    f"{task}: only {report.verified} of {self.n} examples verified after "
+                    f"{report.generated} candidates; rejections: {report.reasons}"
+                )
+            case = spec.make(self.rng)
+            template = self.rng.choice(self.bank) if self.bank else None
+            messages, fmt = render_messages(spec, case, template)
+            index = report.generated
+            report.generated += 1
+            meta: dict[str, Any] = {
+                "task": task,
+                "domain": spec.info.domain,
+                "template_id": template.id if template else "finetune",
+                "template_set": self.templates,
+                "source": "tunelab.synth",
+                "gold": case.gold,
+                "answer_type": spec.info.answer_type,
+                "scorer": spec.info.scorer,
+                "answer_format": fmt,
+                "answer_text": case.answer_text,
+                "labels": list(spec.info.labels) if spec.info.labels else None,
+                "question": case.question,
+                # the case text's hash, the same under every template: evaluation sets drop items whose case
+                # was trained on (tunelab.compare decontaminates with it)
+                "case_hash": hashlib.sha1(case.context.encode("utf-8")).hexdigest()[:16],
+                "generator": f"tunelab.synth.{self.module}.{task}",
+                "version": GENERATOR_VERSION,
+                "seed": self.seed,
+                "index": index,
+                **case.extra,
+            }
+            ex = Example(messages=messages, meta=meta, id=f"{task}-s{self.seed}-{index:06d}")
+            verdict = verify(ex)
+            if verdict:
+                report.examples.append(ex)
+                report.verified += 1
+            else:
+                report.rejected += 1
+                key = verdict.reason.split(":")[0][:60]
+                report.reasons[key] = report.reasons.get(key, 0) + 1
+        return report.examples[first:]
+
+
 def generate_report(task: str, n: int, seed: int = 0, templates: str = "train") -> GenerationReport:
     """Generate ``n`` verified examples of a task, with the counts of what was rejected.
 
@@ -120,62 +225,9 @@ def generate_report(task: str, n: int, seed: int = 0, templates: str = "train") 
         InputError: unknown task or template set, or ``n < 0``.
         TunelabError: too many candidates were rejected to reach ``n``.
     """
-    spec = get_task(task)
-    if templates not in TEMPLATE_SETS:
-        raise InputError(
-            f"unknown template set {templates!r}; expected one of {', '.join(TEMPLATE_SETS)}",
-            field="templates",
-        )
-    if n < 0:
-        raise InputError(f"n must be >= 0, got {n}", field="n")
-    bank = templates_for(spec, templates) if templates != "finetune" else ()
-    rng = random.Random(f"tunelab.synth:{task}:{seed}")
-    report = GenerationReport(task=task, examples=[], generated=0, verified=0, rejected=0)
-    max_tries = 2 * n + 100
-    module = spec.make.__module__.rsplit(".", 1)[-1].lstrip("_")
-    while report.verified < n:
-        if report.generated >= max_tries:
-            raise TunelabError(
-                f"{task}: only {report.verified} of {n} examples verified after "
-                f"{report.generated} candidates; rejections: {report.reasons}"
-            )
-        case = spec.make(rng)
-        template = rng.choice(bank) if bank else None
-        messages, fmt = render_messages(spec, case, template)
-        index = report.generated
-        report.generated += 1
-        meta: dict[str, Any] = {
-            "task": task,
-            "domain": spec.info.domain,
-            "template_id": template.id if template else "finetune",
-            "template_set": templates,
-            "source": "tunelab.synth",
-            "gold": case.gold,
-            "answer_type": spec.info.answer_type,
-            "scorer": spec.info.scorer,
-            "answer_format": fmt,
-            "answer_text": case.answer_text,
-            "labels": list(spec.info.labels) if spec.info.labels else None,
-            "question": case.question,
-            # the case text's hash, the same under every template: evaluation sets drop items whose case
-            # was trained on (tunelab.compare decontaminates with it)
-            "case_hash": hashlib.sha1(case.context.encode("utf-8")).hexdigest()[:16],
-            "generator": f"tunelab.synth.{module}.{task}",
-            "version": GENERATOR_VERSION,
-            "seed": seed,
-            "index": index,
-            **case.extra,
-        }
-        ex = Example(messages=messages, meta=meta, id=f"{task}-s{seed}-{index:06d}")
-        verdict = verify(ex)
-        if verdict:
-            report.examples.append(ex)
-            report.verified += 1
-        else:
-            report.rejected += 1
-            key = verdict.reason.split(":")[0][:60]
-            report.reasons[key] = report.reasons.get(key, 0) + 1
-    return report
+    gen = Generator(task, n, seed, templates)
+    gen.run(n)
+    return gen.report
 
 
 def generate(task: str, n: int, seed: int = 0, templates: str = "train") -> list[Example]:

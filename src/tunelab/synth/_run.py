@@ -1,10 +1,11 @@
 """The resumable batch loop shared by Self-Instruct and Evol-Instruct.
 
-A run writes three things beside ``OUT``: the kept records (``OUT``), the rejected ones with their reasons
-(``OUT.rejected.jsonl``) and a work folder (``OUT.work/``: request cache and journal). On start the journal is
-replayed, the two output files are rebuilt from it (so they hold exactly the journaled batches, nothing twice)
-and the loop goes on with the next batch; unfinished batches are recomputed from the same seeded state, and
-their model requests come back from the cache.
+A run writes three things: the kept records (``OUT``), the rejected ones with their reasons
+(``OUT.rejected.jsonl``) and a work folder (``OUT.work/``: request cache and journal). Batches are journaled as
+they finish; the two output files are written (atomically) only when the run ends, from the journal, so a killed
+run never leaves a smaller data set that looks complete at ``OUT``. On start the journal is replayed and the loop
+goes on with the next batch; unfinished batches are recomputed from the same seeded state, and their model
+requests come back from the cache.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunelab.synth._cache import CachedBackend, Journal, append_lines, write_atomic
+from tunelab._atomic import write_atomic
+from tunelab.synth._cache import CachedBackend, Journal
 from tunelab.synth._filter import Rejections
 from tunelab.synth._llm import work_dir
 
@@ -79,8 +81,6 @@ class RunState:
             self.rejections.extend(e["rejected"])
             self.generated += int(e["generated"])
         self.resumed_batches = len(self.journal.entries)
-        write_atomic(self.out, self.kept)
-        write_atomic(rejected_path(self.out), self.rejections.records)
 
     @property
     def batches(self) -> int:
@@ -89,7 +89,7 @@ class RunState:
     def commit(
         self, kept: list[dict[str, Any]], rejections: Rejections, generated: int, **extra: Any
     ) -> None:
-        """Finish a batch: journal it (the commit point), then append to the output and rejected files."""
+        """Finish a batch: journal it (the commit point)."""
         self.journal.append(
             {
                 "batch": self.batches,
@@ -102,8 +102,11 @@ class RunState:
         self.kept.extend(kept)
         self.rejections.extend(rejections.records)
         self.generated += generated
-        append_lines(self.out, kept)
-        append_lines(rejected_path(self.out), rejections.records)
+
+    def finish(self) -> None:
+        """Write the output and rejected files from every journaled batch (each atomically)."""
+        write_atomic(self.out, self.kept)
+        write_atomic(rejected_path(self.out), self.rejections.records)
 
     def result(self, backend: CachedBackend, complete: bool, **extra: Any) -> SynthResult:
         """The run's summary."""

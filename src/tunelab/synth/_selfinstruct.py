@@ -317,4 +317,5 @@ def self_instruct(
         state.commit(kept, rej, generated, pool_added=accepted)
         if progress is not None:
             progress(state.result(cb, len(state.kept) >= n))
+    state.finish()
     return state.result(cb, len(state.kept) >= n)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import write_text_atomic
+
 __all__ = [
     "MetricsWriter",
     "Progress",
@@ -42,7 +44,7 @@ class MetricsWriter:
                 for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= truncate_after
             ]
-            path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+            write_text_atomic(path, "".join(k + "\n" for k in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:

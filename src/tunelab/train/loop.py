@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from tunelab._atomic import atomic_dir, write_text_atomic
 from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
 from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
@@ -206,16 +207,18 @@ def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
 def _save_final(
     accelerator: Accelerator, model: Any, tokenizer: Any, run_dir: Path, best: Path | None
 ) -> Path:
-    """``final/``: the best checkpoint's model when given, else the current one; plus the tokenizer."""
+    """``final/``: the best checkpoint's model when given, else the current one; plus the tokenizer.
+
+    Written beside ``final/`` and swapped in whole: a killed save leaves the previous ``final/`` or none.
+    """
     final = run_dir / "final"
     if accelerator.is_main_process:
-        if final.exists():
-            shutil.rmtree(final)
-        if best is not None:
-            shutil.copytree(best / "model", final)
-        else:
-            accelerator.unwrap_model(model).model.save_pretrained(str(final), safe_serialization=True)
-        tokenizer.save_pretrained(str(final))
+        with atomic_dir(final) as tmp:
+            if best is not None:
+                shutil.copytree(best / "model", tmp, dirs_exist_ok=True)
+            else:
+                accelerator.unwrap_model(model).model.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
     accelerator.wait_for_everyone()
     return final
 
@@ -437,9 +440,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
         "data": data.report,
     }
     if accelerator.is_main_process:
-        (run_dir / "train_summary.json").write_text(
-            json.dumps(summary, indent=1, default=str), encoding="utf-8"
-        )
+        write_text_atomic(run_dir / "train_summary.json", json.dumps(summary, indent=1, default=str))
     accelerator.end_training()
     return TrainResult(
         run_dir=run_dir,

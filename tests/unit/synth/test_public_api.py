@@ -47,7 +47,10 @@ PUBLIC = {
     "templates_for",
     "Verdict",
     "verify",
-    "write_atomic",
+    "CachedBackend",
+    "RequestCache",
+    "generate_to_file",
+    "partial_path",
 }
 
 

@@ -10,7 +10,9 @@ from .conftest import make_model, make_rows
 def _grads(micro: list[list[dict]]) -> tuple[dict[str, torch.Tensor], float]:
     from accelerate import Accelerator
 
-    acc = Accelerator(cpu=True)
+    # fp32 stated, not inherited: a defaulted Accelerator() takes the mixed precision of whatever
+    # initialized accelerate's process-wide state first (a bf16 training run in an earlier test)
+    acc = Accelerator(cpu=True, mixed_precision="no")
     wrapper = CausalLMLoss(make_model(seed=1))
     loss_sum, n = forward_backward(wrapper, [collate(rows, pad_id=0) for rows in micro], acc)
     grads = {k: p.grad.clone() for k, p in wrapper.named_parameters() if p.grad is not None}
