@@ -34,6 +34,7 @@ from tunelab.train._checkpoint import (
     prune_checkpoints,
     read_trainer_state,
     save_checkpoint,
+    save_model,
 )
 from tunelab.train._loss import CausalLMLoss, decoder_and_head, neftune_hook
 from tunelab.train._monitor import EvalTracker, MetricsWriter, Progress, bf16_is_faster, peak_memory_gib
@@ -202,17 +203,17 @@ def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
 
 
 def _save_final(
-    accelerator: Accelerator, model: Any, tokenizer: Any, run_dir: Path, best: Path | None
+    accelerator: Accelerator, prepared: Any, tokenizer: Any, run_dir: Path, best: Path | None
 ) -> Path:
     """``final/``: the best checkpoint's model when given, else the current one; plus the tokenizer."""
     final = run_dir / "final"
+    if accelerator.is_main_process and final.exists():
+        shutil.rmtree(final)
+    if best is None:
+        save_model(accelerator, prepared, final)  # gathers the shards under FSDP / ZeRO-3
+    elif accelerator.is_main_process:
+        shutil.copytree(best / "model", final)
     if accelerator.is_main_process:
-        if final.exists():
-            shutil.rmtree(final)
-        if best is not None:
-            shutil.copytree(best / "model", final)
-        else:
-            accelerator.unwrap_model(model).model.save_pretrained(str(final), safe_serialization=True)
         tokenizer.save_pretrained(str(final))
     accelerator.wait_for_everyone()
     return final
@@ -391,9 +392,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             t_win = time.perf_counter()
         stop = do_eval and tracker.should_stop
         if do_save or (improved and tc.final == "best" and not is_last):
-            last_good = save_checkpoint(
-                accelerator, accelerator.unwrap_model(wrapper).model, ckpt_root, step, trainer_state()
-            )
+            last_good = save_checkpoint(accelerator, wrapper, ckpt_root, step, trainer_state())
             if accelerator.is_main_process:
                 prune_checkpoints(ckpt_root, tc.keep_last, tracker.best_step)
         if stop:
