@@ -340,7 +340,11 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes, read_timeout_s=body_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _add_error_handlers(app)
+    _add_routes(app, srv, metrics)
+    return app
 
+
+def _add_routes(app: FastAPI, srv: _Server, metrics: ServerMetrics) -> None:
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -398,5 +402,3 @@ def create_app(
         lp = completion_logprobs(lps) if want_lp else None
         choice = {"index": 0, "text": text, "finish_reason": fin.finish_reason, "logprobs": lp}
         return {**base, "choices": [choice], "usage": usage(fin)}
-
-    return app

@@ -31,8 +31,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TokenLogprob:
-    """One generated token: its text, log-probability under the model (before temperature and top-p),
-    the most likely alternatives, and where its text starts in the answer (characters)."""
+    """One generated token: its own text (special tokens shown as such), log-probability under the model
+    (before temperature and top-p), the most likely alternatives, and where its text starts in the
+    answer (characters)."""
 
     token: str
     logprob: float
