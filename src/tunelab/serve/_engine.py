@@ -29,17 +29,17 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from tunelab.evaluate._generate import (
+from tunelab.generation import (
     Decoding,
-    _cache_of,
-    _forward_kwargs,
-    _join,
-    _joinable,
-    _length_groups,
-    _next_tokens,
-    _prefill,
-    _Running,
+    Running,
+    cache_joinable,
+    cache_of,
     eos_token_ids,
+    forward_kwargs,
+    join_running,
+    length_groups,
+    next_tokens,
+    prefill,
 )
 from tunelab.serve._rows import (
     Event,
@@ -107,7 +107,7 @@ class GenerationEngine:
         self.eos_ids = set(eos_token_ids(model, tokenizer))
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else min(self.eos_ids)
-        self._fw = _forward_kwargs(model)
+        self._fw = forward_kwargs(model)
         self._joins: bool | None = None  # whether this model's KV cache can be joined (known after a prefill)
         # statistics read by /metrics and tests (written by the worker thread only)
         self.largest_batch = 0
@@ -121,7 +121,7 @@ class GenerationEngine:
         self._thread: threading.Thread | None = None
         # the running batch (worker thread only)
         self._rows: list[Row] = []
-        self._batch: _Running | None = None
+        self._batch: Running | None = None
 
     # ----- the submitting side -----
 
@@ -216,7 +216,7 @@ class GenerationEngine:
         """Prompt passes of the new requests, joined to the running batch."""
         import torch
 
-        reqs = sorted(reqs, key=lambda r: -len(r.prompt_ids))  # the order _length_groups expects
+        reqs = sorted(reqs, key=lambda r: -len(r.prompt_ids))  # the order length_groups expects
         rows = [Row(r, self.tokenizer, self.eos_ids) for r in reqs]
         for row in rows:
             r = row.req
@@ -229,17 +229,17 @@ class GenerationEngine:
                     row.generator.seed()
                 else:
                     row.generator.manual_seed(r.seed)
-        groups = _length_groups([len(r.prompt_ids) for r in reqs]) if self._joins is not False else []
+        groups = length_groups([len(r.prompt_ids) for r in reqs]) if self._joins is not False else []
         groups = groups or [list(range(len(reqs)))]
         parts = [
-            _prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw[1]) for g in groups
+            prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw[1]) for g in groups
         ]
         if self._joins is None:
-            self._joins = all(_joinable(p.cache) for p in parts)
+            self._joins = all(cache_joinable(p.cache) for p in parts)
         if self._joins:
             running = [self._batch] if self._batch is not None else []
             headroom = max(row.remaining for row in self._rows + rows)
-            self._batch = _join(running + parts, headroom)
+            self._batch = join_running(running + parts, headroom)
         else:
             (self._batch,) = parts
         self._rows += [rows[i] for p in parts for i in p.rows]
@@ -253,7 +253,7 @@ class GenerationEngine:
         lps: list[TokenLogprob | None] = [None] * len(self._rows)
         for i, row in enumerate(self._rows):
             if not row.decoding.greedy:
-                tokens[i] = int(_next_tokens(logits[i : i + 1], row.decoding, row.generator)[0])
+                tokens[i] = int(next_tokens(logits[i : i + 1], row.decoding, row.generator)[0])
             k = row.req.logprobs
             if k is not None:
                 lsm = torch.log_softmax(logits[i].float(), dim=-1)  # (V,)
@@ -305,7 +305,7 @@ class GenerationEngine:
             **{cache_arg: b.cache},
             **extra,
         )
-        b.cache, b.logits = _cache_of(out), out.logits[:, -1, :]
+        b.cache, b.logits = cache_of(out), out.logits[:, -1, :]
 
     def _release(self, keep: list[int]) -> None:
         """Drop finished rows from the batch and its cache; cut the columns only they needed."""
@@ -328,8 +328,8 @@ class GenerationEngine:
             return
         for li, layer in enumerate(b.cache.layers):
             b.cache.layers[li] = _KV(layer.keys[sel, :, cut:], layer.values[sel, :, cut:])
-        packed = _Running(list(range(len(keep))), b.cache, attention[:, cut:], b.last_pos[sel], b.logits[sel])
-        self._batch = _join([packed], max(row.remaining for row in self._rows))
+        packed = Running(list(range(len(keep))), b.cache, attention[:, cut:], b.last_pos[sel], b.logits[sel])
+        self._batch = join_running([packed], max(row.remaining for row in self._rows))
 
 
 def _timeout(row: Row) -> None:
