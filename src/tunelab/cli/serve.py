@@ -42,7 +42,28 @@ __all__ = ["serve"]
     default=32,
     show_default=True,
     type=click.IntRange(1),
-    help="Most requests batched into one generate call.",
+    help="Most requests decoded together (new ones join between decode steps).",
+)
+@click.option(
+    "--max-queue",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Most requests waiting for a place in the batch; more get 429 with Retry-After.",
+)
+@click.option(
+    "--request-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a request may take, waiting included; then 504.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a client has to send its request headers, and then its body; then 408.",
 )
 @click.option("--model-name", default=None, help="Model id listed by /v1/models (default: the folder name).")
 @click.option(
@@ -64,15 +85,19 @@ def serve(
     max_body_bytes: int,
     max_tokens_limit: int,
     max_batch: int,
+    max_queue: int,
+    request_timeout: float,
+    header_timeout: float,
     model_name: str | None,
     dtype: str,
     device: str,
 ) -> None:
     """Serve MODEL with OpenAI-compatible /v1/models, /v1/chat/completions and /v1/completions.
 
-    Chat requests are rendered with the model's chat template. Concurrent requests are batched
-    (left-padded, one generate call per batch); streaming (stream=true) sends server-sent events
-    token by token. SIGINT/SIGTERM stop accepting, finish in-flight requests, then exit 0.
+    Chat requests are rendered with the model's chat template. Requests are batched continuously:
+    a new request joins the running batch between two decode steps and a finished one leaves it.
+    Streaming (stream=true) sends server-sent events token by token. GET /metrics serves
+    Prometheus metrics. SIGINT/SIGTERM stop accepting, finish in-flight requests, then exit 0.
     """
     run_server(
         model_dir,
@@ -85,5 +110,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_tokens_limit=max_tokens_limit,
         max_batch=max_batch,
+        max_queue=max_queue,
+        request_timeout_s=request_timeout,
+        header_timeout_s=header_timeout,
         model_name=model_name,
     )

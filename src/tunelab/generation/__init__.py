@@ -4,6 +4,12 @@
 halving on out-of-memory); :class:`TransformersBackend`, :class:`OpenAIBackend` and :class:`VLLMBackend` put one
 ``generate(prompts, decoding)`` interface in front of it, a server or vLLM; :func:`make_backend` builds one from
 command-line style arguments. Importing this package does not import torch.
+
+The pieces of one decode step are public too, for a caller that runs its own step loop (the server's
+continuous batching admits and releases rows between steps): :func:`prefill` (the prompt pass of a
+left-padded group), :func:`join_running` (KV caches joined into one running batch), :func:`cache_joinable`,
+:func:`length_groups`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
+and the :class:`Running` batch state.
 """
 
 from __future__ import annotations
@@ -22,15 +28,49 @@ from tunelab.generation._generate import (
     PromptFormat,
     chat_template_hash,
     encode_prompts,
+    eos_token_ids,
     generate,
     generate_ids,
     is_oom_error,
     render_prompt,
     trim_at_stop,
 )
+from tunelab.generation._generate import (
+    _cache_of as cache_of,
+)
+from tunelab.generation._generate import (
+    _forward_kwargs as forward_kwargs,
+)
+from tunelab.generation._generate import (
+    _join as join_running,
+)
+from tunelab.generation._generate import (
+    _joinable as cache_joinable,
+)
+from tunelab.generation._generate import (
+    _length_groups as length_groups,
+)
+from tunelab.generation._generate import (
+    _next_tokens as next_tokens,
+)
+from tunelab.generation._generate import (
+    _prefill as prefill,
+)
+from tunelab.generation._generate import (
+    _Running as Running,
+)
 
 __all__ = [
     "Backend",
+    "Running",
+    "cache_joinable",
+    "cache_of",
+    "eos_token_ids",
+    "forward_kwargs",
+    "join_running",
+    "length_groups",
+    "next_tokens",
+    "prefill",
     "Decoding",
     "Generation",
     "OpenAIBackend",

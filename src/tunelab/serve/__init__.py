@@ -1,7 +1,8 @@
 """tunelab.serve: an OpenAI-compatible HTTP server for a (tuned) causal LM.
 
 - :func:`create_app` builds the FastAPI app around a loaded model (``/v1/models``,
-  ``/v1/chat/completions``, ``/v1/completions``; SSE streaming; batching engine).
+  ``/v1/chat/completions``, ``/v1/completions``; SSE streaming; continuous batching with a bounded
+  queue; Prometheus ``/metrics``).
 - :func:`run_server` serves from the command line until SIGINT/SIGTERM (``tunelab serve``).
 - :func:`start_background_server` runs a real server on a free loopback port in a thread and
   returns a handle with ``base_url``, ``model_name`` and ``stop()``: the way other tunelab parts

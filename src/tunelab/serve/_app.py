@@ -1,9 +1,12 @@
 """The OpenAI-compatible FastAPI application: ``/v1/models``, ``/v1/chat/completions``,
-``/v1/completions`` (streaming by server-sent events, and non-streaming), ``/health``.
+``/v1/completions`` (streaming by server-sent events, and non-streaming), ``/health``, ``/metrics``.
 
-Status codes: 400 bad JSON, unsupported options, or prompt + max_tokens beyond the context;
-401 missing/wrong API key; 404 unknown model; 413 body too large; 422 fields that fail the
-schema (the message names the field); 500 generation failure.
+Every error is answered in OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``:
+400 bad JSON, a body nested too deeply, unknown or unimplemented parameters, prompt + max_tokens
+beyond the context; 401 missing/wrong API key; 404 unknown model or path; 405 wrong method;
+408 a body that does not arrive in time; 413 body too large; 422 fields that fail the schema (the
+message names the field); 429 the waiting queue is full (with ``Retry-After``); 500 generation
+failure; 503 shutting down; 504 the request timed out.
 """
 
 from __future__ import annotations
@@ -18,17 +21,35 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request  # runtime import: FastAPI resolves route annotations
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunelab.data import render_chat
-from tunelab.serve._engine import Event, Failed, Finished, GenerationEngine, GenerationRequest, TextDelta
-from tunelab.serve._limits import BodySizeLimit
-from tunelab.serve._schemas import ApiError, ChatCompletionRequest, CompletionRequest
+from tunelab.serve._engine import (
+    Event,
+    Failed,
+    Finished,
+    GenerationEngine,
+    GenerationRequest,
+    QueueFull,
+    TextDelta,
+)
+from tunelab.serve._limits import BodySizeLimit, json_depth
+from tunelab.serve._metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
+from tunelab.serve._responses import chat_logprobs, chat_stream, completion_logprobs, completion_stream, usage
+from tunelab.serve._schemas import ApiError, ChatCompletionRequest, CompletionRequest, check_parameters
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from tunelab.serve._engine import TokenLogprob
+
 __all__ = ["create_app", "context_length"]
+
+#: seconds a client told "queue full" is asked to wait (``Retry-After``)
+RETRY_AFTER_S = 1
 
 
 def context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
@@ -51,6 +72,8 @@ class _Server:
         api_key: str | None,
         max_tokens_limit: int,
         ctx: int,
+        request_timeout_s: float | None,
+        max_json_depth: int,
     ) -> None:
         self.engine = engine
         self.tok = engine.tokenizer
@@ -59,6 +82,8 @@ class _Server:
         self.api_key = api_key
         self.max_tokens_limit = max_tokens_limit
         self.ctx = ctx
+        self.request_timeout_s = request_timeout_s
+        self.max_json_depth = max_json_depth
         self.created = int(time.time())
 
     def check_auth(self, request: Request) -> None:
@@ -76,16 +101,22 @@ class _Server:
                 type_="authentication_error",
             )
 
-    async def parse(self, request: Request, schema: type[BaseModel]) -> Any:
+    async def parse(self, request: Request, schema: type[BaseModel], endpoint: str) -> Any:
         from pydantic import ValidationError
 
         raw = await request.body()
+        too_deep = f"the request body is nested more than {self.max_json_depth} levels deep"
         try:
             data = json.loads(raw)
+        except RecursionError as e:  # deeper than Python's parser goes
+            raise ApiError(400, too_deep, code="too_deep") from e
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, f"the request body is not valid JSON: {e}", code="invalid_json") from e
+        if json_depth(data) > self.max_json_depth:
+            raise ApiError(400, too_deep, code="too_deep")
         if not isinstance(data, dict):
             raise ApiError(400, "the request body must be a JSON object", code="invalid_json")
+        check_parameters(data, schema, endpoint)
         try:
             return schema.model_validate(data)
         except ValidationError as e:
@@ -104,12 +135,8 @@ class _Server:
                 param="model",
                 code="model_not_found",
             )
-        if req.n != 1:
-            raise ApiError(400, "only n=1 is supported", param="n")
         if len(req.stop_list()) > 4:
             raise ApiError(400, "at most 4 stop strings", param="stop")
-        if req.logprobs:
-            raise ApiError(400, "logprobs are not supported by this server", param="logprobs")
 
     def budget(self, prompt_ids: list[int], requested: int | None) -> int:
         """max_tokens for the request, checked against the context and the server's limit."""
@@ -142,8 +169,6 @@ class _Server:
         msgs = [
             {"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages
         ]
-        if req.tools:
-            raise ApiError(400, "tools are not supported by this server", param="tools")
         try:
             text = render_chat(self.tok, msgs, add_generation_prompt=True)
         except Exception as e:  # the template rejected the conversation (e.g. role order)
@@ -151,8 +176,6 @@ class _Server:
         return list(self.tok(str(text), add_special_tokens=False)["input_ids"])
 
     def completion_prompt(self, req: CompletionRequest) -> list[int]:
-        if req.echo or (req.best_of or 1) > 1 or req.suffix:
-            raise ApiError(400, "echo, best_of > 1 and suffix are not supported", param="prompt")
         p = req.prompt
         if isinstance(p, list) and p and all(isinstance(x, int) for x in p):
             ids = [int(x) for x in p]  # type: ignore[arg-type]
@@ -168,9 +191,14 @@ class _Server:
             raise ApiError(400, "the prompt is empty", param="prompt")
         return ids
 
-    async def events(
+    def submit(
         self, prompt_ids: list[int], max_new: int, req: ChatCompletionRequest | CompletionRequest
     ) -> AsyncIterator[Event]:
+        """Queue the request now (so a full queue is a 429 before any byte is sent); its events follow.
+
+        Raises:
+            ApiError: 429 when the waiting queue is full, 503 while shutting down.
+        """
         loop = asyncio.get_running_loop()
         q: asyncio.Queue[Event] = asyncio.Queue()
         greq = GenerationRequest(
@@ -180,40 +208,74 @@ class _Server:
             top_p=req.top_p,
             stop=tuple(req.stop_list()),
             seed=req.seed,
+            logprobs=req.n_logprobs(),
+            timeout_s=self.request_timeout_s,
             on_event=lambda ev: (loop.call_soon_threadsafe(q.put_nowait, ev), None)[1],
         )
-        self.engine.submit(greq)
         try:
-            while True:
-                ev = await q.get()
-                yield ev
-                if isinstance(ev, (Finished, Failed)):
-                    return
-        finally:
-            greq.cancelled.set()  # no-op when finished; stops the row when the client left
+            self.engine.submit(greq)
+        except QueueFull as e:
+            raise ApiError(
+                429,
+                f"the server is busy ({e}); retry after {RETRY_AFTER_S} s",
+                code="queue_full",
+                type_="rate_limit_error",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from e
+        except RuntimeError as e:
+            raise ApiError(503, "the server is shutting down", type_="server_error") from e
+        return _events(greq, q)
 
-    async def complete(self, prompt_ids: list[int], max_new: int, req: Any) -> tuple[str, Finished]:
+    async def complete(self, events: AsyncIterator[Event]) -> tuple[str, list[TokenLogprob], Finished]:
         parts: list[str] = []
-        async for ev in self.events(prompt_ids, max_new, req):
+        lps: list[TokenLogprob] = []
+        async for ev in events:
             if isinstance(ev, TextDelta):
                 parts.append(ev.text)
+                lps.extend(ev.logprobs)
             elif isinstance(ev, Failed):
-                raise ApiError(500, ev.message, type_="server_error")
+                raise ApiError(ev.status, ev.message, code=ev.code, type_="server_error")
             else:
-                return "".join(parts), ev
+                return "".join(parts), lps, ev
         raise ApiError(500, "generation ended without a result", type_="server_error")
 
 
-def _usage(fin: Finished) -> dict[str, int]:
-    return {
-        "prompt_tokens": fin.prompt_tokens,
-        "completion_tokens": fin.completion_tokens,
-        "total_tokens": fin.prompt_tokens + fin.completion_tokens,
-    }
+async def _events(greq: GenerationRequest, q: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    try:
+        while True:
+            ev = await q.get()
+            yield ev
+            if isinstance(ev, (Finished, Failed)):
+                return
+    finally:
+        greq.cancelled.set()  # no-op when finished; stops the row when the client left
 
 
-def _sse(obj: dict[str, Any]) -> str:
-    return f"data: {json.dumps(obj)}\n\n"
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error in OpenAI's shape, including the framework's own 404, 405 and 422."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        what = {
+            404: f"no such endpoint: {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }
+        err = ApiError(exc.status_code, what.get(exc.status_code, str(exc.detail)), code=str(exc.status_code))
+        return JSONResponse(err.body(), status_code=exc.status_code, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        err = ApiError(422, f"invalid request: {exc.errors()[:3]}", code="invalid_field")
+        return JSONResponse(err.body(), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        err = ApiError(500, f"internal error: {type(exc).__name__}", type_="server_error")
+        return JSONResponse(err.body(), status_code=500)
 
 
 def create_app(
@@ -225,7 +287,10 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     max_tokens_limit: int = 512,
     max_batch: int = 32,
-    batch_wait_s: float = 0.005,
+    max_queue: int = 64,
+    request_timeout_s: float | None = 600.0,
+    body_timeout_s: float | None = 10.0,
+    max_json_depth: int = 32,
 ) -> FastAPI:
     """Build the OpenAI-compatible app around a loaded model.
 
@@ -237,18 +302,29 @@ def create_app(
         api_key: when set, every ``/v1`` request must send ``Authorization: Bearer <api_key>``.
         max_body_bytes: larger request bodies get 413.
         max_tokens_limit: largest ``max_tokens`` accepted (and the default when a request sends none).
-        max_batch: most requests in one batched ``generate``.
-        batch_wait_s: how long the idle engine waits to collect a batch.
+        max_batch: most requests decoded together (continuous batching: requests join between steps).
+        max_queue: most requests waiting for a place in the batch; more get 429 with ``Retry-After``.
+        request_timeout_s: a request not finished this long after it arrived gets 504 (``None``: no limit).
+        body_timeout_s: a request body not received within this many seconds gets 408.
+        max_json_depth: a request body nested deeper gets 400.
 
     Returns:
-        A FastAPI app; ``app.state.engine`` is the :class:`GenerationEngine` (started by the app's lifespan).
+        A FastAPI app; ``app.state.engine`` is the :class:`GenerationEngine` (started by the app's lifespan),
+        ``app.state.metrics`` the :class:`~tunelab.serve._metrics.ServerMetrics` behind ``/metrics``.
     """
-    from fastapi.responses import JSONResponse, StreamingResponse
-
-    engine = GenerationEngine(model, tokenizer, max_batch=max_batch, batch_wait_s=batch_wait_s)
+    engine = GenerationEngine(model, tokenizer, max_batch=max_batch, max_queue=max_queue)
+    ctx = context_length(model, tokenizer)
     srv = _Server(
-        engine, model_name, aliases or set(), api_key, max_tokens_limit, context_length(model, tokenizer)
+        engine,
+        model_name,
+        aliases or set(),
+        api_key,
+        max_tokens_limit,
+        ctx,
+        request_timeout_s,
+        max_json_depth,
     )
+    metrics = ServerMetrics(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -260,118 +336,70 @@ def create_app(
 
     app = FastAPI(title="tunelab OpenAI-compatible server", lifespan=lifespan)
     app.state.engine = engine
+    app.state.metrics = metrics
     app.state.model_name = model_name
-    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes, read_timeout_s=body_timeout_s)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    _add_error_handlers(app)
+    _add_routes(app, srv, metrics)
+    return app
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
 
+def _add_routes(app: FastAPI, srv: _Server, metrics: ServerMetrics) -> None:
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
         srv.check_auth(request)
-        return {
-            "object": "list",
-            "data": [
-                {"id": srv.model_name, "object": "model", "created": srv.created, "owned_by": "tunelab"}
-            ],
-        }
+        card = {"id": srv.model_name, "object": "model", "created": srv.created, "owned_by": "tunelab"}
+        return {"object": "list", "data": [card]}
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat(request: Request) -> Any:
         srv.check_auth(request)
-        req: ChatCompletionRequest = await srv.parse(request, ChatCompletionRequest)
+        req: ChatCompletionRequest = await srv.parse(request, ChatCompletionRequest, "chat")
         srv.check_common(req)
         ids = srv.chat_prompt(req)
-        max_new = srv.budget(ids, req.requested_max_tokens())
-        rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        base = {"id": rid, "created": created, "model": srv.model_name}
-        if not req.stream:
-            text, fin = await srv.complete(ids, max_new, req)
-            msg = {"role": "assistant", "content": text}
-            choice = {"index": 0, "message": msg, "finish_reason": fin.finish_reason, "logprobs": None}
-            return {**base, "object": "chat.completion", "choices": [choice], "usage": _usage(fin)}
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-
-        async def stream() -> AsyncIterator[str]:
-            chunk = {**base, "object": "chat.completion.chunk"}
-            yield _sse(
-                {
-                    **chunk,
-                    "choices": [
-                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                    ],
-                }
-            )
-            async for ev in srv.events(ids, max_new, req):
-                if isinstance(ev, TextDelta):
-                    yield _sse(
-                        {
-                            **chunk,
-                            "choices": [{"index": 0, "delta": {"content": ev.text}, "finish_reason": None}],
-                        }
-                    )
-                elif isinstance(ev, Failed):
-                    yield _sse(ApiError(500, ev.message, type_="server_error").body())
-                else:
-                    yield _sse(
-                        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": ev.finish_reason}]}
-                    )
-                    if include_usage:
-                        yield _sse({**chunk, "choices": [], "usage": _usage(ev)})
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
+        events = srv.submit(ids, srv.budget(ids, req.requested_max_tokens()), req)
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": srv.model_name}
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            body = chat_stream(events, base, include_usage, req.logprobs)
+            return StreamingResponse(body, media_type="text/event-stream")
+        text, lps, fin = await srv.complete(events)
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": fin.finish_reason,
+            "logprobs": chat_logprobs(lps) if req.logprobs else None,
+        }
+        return {**base, "object": "chat.completion", "choices": [choice], "usage": usage(fin)}
 
     @app.post("/v1/completions", response_model=None)
     async def completions(request: Request) -> Any:
         srv.check_auth(request)
-        req: CompletionRequest = await srv.parse(request, CompletionRequest)
+        req: CompletionRequest = await srv.parse(request, CompletionRequest, "completions")
         srv.check_common(req)
         ids = srv.completion_prompt(req)
-        max_new = srv.budget(ids, req.requested_max_tokens())
+        events = srv.submit(ids, srv.budget(ids, req.requested_max_tokens()), req)
         base = {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",
             "created": int(time.time()),
             "model": srv.model_name,
         }
-        if not req.stream:
-            text, fin = await srv.complete(ids, max_new, req)
-            choice = {"index": 0, "text": text, "finish_reason": fin.finish_reason, "logprobs": None}
-            return {**base, "choices": [choice], "usage": _usage(fin)}
-        include_usage = bool(req.stream_options and req.stream_options.include_usage)
-
-        async def stream() -> AsyncIterator[str]:
-            async for ev in srv.events(ids, max_new, req):
-                if isinstance(ev, TextDelta):
-                    yield _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {"index": 0, "text": ev.text, "finish_reason": None, "logprobs": None}
-                            ],
-                        }
-                    )
-                elif isinstance(ev, Failed):
-                    yield _sse(ApiError(500, ev.message, type_="server_error").body())
-                else:
-                    yield _sse(
-                        {
-                            **base,
-                            "choices": [
-                                {"index": 0, "text": "", "finish_reason": ev.finish_reason, "logprobs": None}
-                            ],
-                        }
-                    )
-                    if include_usage:
-                        yield _sse({**base, "choices": [], "usage": _usage(ev)})
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
-
-    return app
+        want_lp = req.logprobs is not None
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            body = completion_stream(events, base, include_usage, want_lp)
+            return StreamingResponse(body, media_type="text/event-stream")
+        text, lps, fin = await srv.complete(events)
+        lp = completion_logprobs(lps) if want_lp else None
+        choice = {"index": 0, "text": text, "finish_reason": fin.finish_reason, "logprobs": lp}
+        return {**base, "choices": [choice], "usage": usage(fin)}

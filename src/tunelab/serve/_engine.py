@@ -1,188 +1,96 @@
-"""The batching engine: one worker thread owns the model and runs batched ``generate`` calls.
+"""The continuous-batching engine: one worker thread owns the model and steps the running batch.
 
-Requests that arrive while the worker is idle are collected for ``batch_wait_s`` (a few ms), or
-while a batch is running they simply queue up; the worker then takes up to ``max_batch`` of them,
-groups them by sampling settings (``generate`` takes one temperature/top_p per call), left-pads
-each group and runs one ``model.generate``.
+Between two decode steps the worker admits waiting requests (up to ``max_batch`` running) and drops
+finished ones, so a short request sent while a long one runs is answered as soon as its own tokens
+are done (Orca, Yu et al. 2022, "iteration-level scheduling"). One step:
 
-Per-row work happens in a :class:`transformers.StoppingCriteria` called after every decoding
-step: each row tracks its own generated ids, its own ``max_tokens``, its own stop strings, and
-pushes text deltas to its request as soon as they are safe to show (text that could still become
-a stop string is held back). So streaming is *real* token-by-token streaming out of the batched
-call, and streaming and non-streaming requests share one batch.
+1. admit: the new prompts get their prompt pass (grouped by similar length, left-padded) and their KV
+   caches are joined with the running batch's, left-padded to one width, so the next step runs once
+   for every row; each row keeps its own position ids and attends only to its own tokens;
+2. choose: each row's next token from its last logits (greedy rows at once; a sampling row with its
+   own temperature, top-p and seeded generator), with log-probabilities where asked;
+3. push: each row decodes its token, checks end-of-turn ids, stop strings, its token budget and its
+   timeout, and sends text to its client;
+4. release: finished rows leave the batch and the cache at once (the cache is re-packed without them,
+   and columns that only padded them are cut), then one forward pass over the new tokens.
+
+The step loop is the server's own because the generation layer's decode loop runs a fixed set of
+prompts to the end; it reuses that layer's prompt pass, cache join and sampling for each step.
+
+Bounds: at most ``max_queue`` requests wait (``submit`` raises :class:`QueueFull`, the app answers 429);
+each request may carry a timeout, checked while it waits and at every step.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tunelab.data import stop_token_ids
+from tunelab.generation import (
+    Decoding,
+    Running,
+    cache_joinable,
+    cache_of,
+    eos_token_ids,
+    forward_kwargs,
+    join_running,
+    length_groups,
+    next_tokens,
+    prefill,
+)
+from tunelab.serve._rows import (
+    Event,
+    Failed,
+    Finished,
+    GenerationRequest,
+    Row,
+    TextDelta,
+    TokenLogprob,
+)
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["GenerationEngine", "GenerationRequest", "TextDelta", "Finished", "Failed", "Event"]
+__all__ = [
+    "GenerationEngine",
+    "GenerationRequest",
+    "QueueFull",
+    "TextDelta",
+    "Finished",
+    "Failed",
+    "Event",
+    "TokenLogprob",
+]
 
 log = logging.getLogger("tunelab.serve")
 
-
-@dataclass(frozen=True)
-class TextDelta:
-    """New text for a request."""
-
-    text: str
+#: tokens/s is averaged over this many recent seconds
+RATE_WINDOW_S = 10.0
 
 
-@dataclass(frozen=True)
-class Finished:
-    """The request is done. ``finish_reason`` is ``stop`` (EOS or a stop string) or ``length``."""
-
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
+class QueueFull(Exception):
+    """The waiting queue holds ``max_queue`` requests already."""
 
 
-@dataclass(frozen=True)
-class Failed:
-    """Generation failed for this request."""
+class _KV:
+    """Keys and values of one cache layer, in the shape the generation layer's join reads."""
 
-    message: str
-
-
-Event = TextDelta | Finished | Failed
-
-
-@dataclass
-class GenerationRequest:
-    """One prompt to complete.
-
-    Args:
-        prompt_ids: token ids of the rendered prompt.
-        max_new_tokens: at most this many generated tokens (EOS included in the count).
-        temperature: 0 means greedy decoding.
-        top_p: nucleus sampling threshold (sampling only).
-        stop: stop strings; the text is cut before the first one found.
-        on_event: called from the worker thread with each :data:`Event`.
-        seed: seeds torch's RNG before the batch (requests with different seeds never share a batch).
-    """
-
-    prompt_ids: list[int]
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    stop: tuple[str, ...]
-    on_event: Callable[[Event], None]
-    seed: int | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def sampling_key(self) -> tuple[Any, ...]:
-        if self.temperature <= 0:
-            return ("greedy", self.seed)
-        return ("sample", self.temperature, self.top_p, self.seed)
-
-
-class _Row:
-    """Decoding state of one request inside a running batch."""
-
-    def __init__(self, req: GenerationRequest, tokenizer: PreTrainedTokenizerBase, eos_ids: set[int]) -> None:
-        self.req = req
-        self.tok = tokenizer
-        self.eos_ids = eos_ids
-        self.ids: list[int] = []
-        self.emitted = 0  # characters of the decoded text already sent
-        self.done = False
-
-    def _emit(self, text: str) -> None:
-        if text:
-            self._send(TextDelta(text))
-
-    def _send(self, ev: Event) -> None:
-        try:
-            self.req.on_event(ev)
-        except RuntimeError:  # the client's event loop is gone (client went away): stop this row
-            self.done = True
-
-    def _finish(self, reason: str, text: str, cut: int) -> None:
-        self._emit(text[self.emitted : cut])
-        self.emitted = cut
-        self.done = True
-        self._send(Finished(reason, len(self.req.prompt_ids), len(self.ids)))
-
-    def push(self, token: int) -> None:
-        """Take one generated token; emit safe text; decide whether the row is finished."""
-        if self.done:
-            return
-        if self.req.cancelled.is_set():
-            self.done = True
-            return
-        self.ids.append(token)
-        text = str(self.tok.decode(self.ids, skip_special_tokens=True))
-        if token in self.eos_ids:
-            self._finish("stop", text, len(text))
-            return
-        stops = self.req.stop
-        if stops:
-            longest = max(len(s) for s in stops)
-            start = max(0, self.emitted - longest)
-            hits = [i for i in (text.find(s, start) for s in stops) if i >= 0]
-            if hits:
-                self._finish("stop", text, min(hits))
-                return
-        if len(self.ids) >= self.req.max_new_tokens:
-            self._finish("length", text, len(text))
-            return
-        safe = len(text)
-        while safe > self.emitted and text[safe - 1] == "\ufffd":  # an incomplete UTF-8 sequence
-            safe -= 1
-        hold = 0
-        for s in stops:  # keep back a tail that may grow into a stop string
-            for k in range(min(len(s) - 1, safe - self.emitted), hold, -1):
-                if text[safe - k : safe] == s[:k]:
-                    hold = k
-                    break
-        cut = safe - hold
-        if cut > self.emitted:
-            self._emit(text[self.emitted : cut])
-            self.emitted = cut
-
-    def close(self) -> None:
-        """Generation ended without this row finishing (e.g. the model's length limit)."""
-        if not self.done:
-            text = str(self.tok.decode(self.ids, skip_special_tokens=True))
-            self._finish("length", text, len(text))
-
-
-def _make_stopper(rows: list[_Row]) -> Any:
-    import torch
-    from transformers import StoppingCriteria
-
-    class _RowStopper(StoppingCriteria):
-        def __call__(
-            self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-        ) -> torch.BoolTensor:
-            last = input_ids[:, -1].tolist()  # (B,) the token each row just produced
-            for row, tok in zip(rows, last):
-                row.push(int(tok))
-            return torch.tensor([r.done for r in rows], dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
-
-    return _RowStopper()
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        self.keys, self.values = keys, values
 
 
 class GenerationEngine:
-    """Owns the model; a background worker thread batches and runs the requests.
+    """Owns the model; a background worker thread steps the running batch (see the module doc).
 
     Args:
         model: a causal LM (eval mode is set here).
-        tokenizer: its tokenizer (must have a pad token).
-        max_batch: most requests in one ``generate`` call.
-        batch_wait_s: how long an idle worker waits for more requests after the first arrives.
+        tokenizer: its tokenizer (must have a pad token or an EOS token).
+        max_batch: most requests decoded together.
+        max_queue: most requests waiting to join the batch; one more raises :class:`QueueFull`.
     """
 
     def __init__(
@@ -190,116 +98,243 @@ class GenerationEngine:
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
         max_batch: int = 32,
-        batch_wait_s: float = 0.005,
+        max_queue: int = 64,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_batch = max(1, max_batch)
-        self.batch_wait_s = batch_wait_s
-        self.eos_ids = self._eos_ids()
-        self.batches_run = 0
+        self.max_queue = max(0, max_queue)
+        self.eos_ids = set(eos_token_ids(model, tokenizer))
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad) if pad is not None else min(self.eos_ids)
+        self._fw = forward_kwargs(model)
+        self._joins: bool | None = None  # whether this model's KV cache can be joined (known after a prefill)
+        # statistics read by /metrics and tests (written by the worker thread only)
         self.largest_batch = 0
-        self._queue: queue.Queue[GenerationRequest | None] = queue.Queue()
+        self.tokens_generated = 0
+        self.requests_finished = 0
+        self._recent: collections.deque[tuple[float, int]] = collections.deque()
+        # state shared with the submitting threads
+        self._waiting: collections.deque[GenerationRequest] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = False
         self._thread: threading.Thread | None = None
+        # the running batch (worker thread only)
+        self._rows: list[Row] = []
+        self._batch: Running | None = None
 
-    def _eos_ids(self) -> set[int]:
-        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        return set(stop_token_ids(self.tokenizer, gen_eos))
+    # ----- the submitting side -----
+
+    @property
+    def queue_length(self) -> int:
+        """Requests waiting to join the batch."""
+        return len(self._waiting)
+
+    @property
+    def running(self) -> int:
+        """Requests in the running batch."""
+        return len(self._rows)
+
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second over the last :data:`RATE_WINDOW_S` seconds."""
+        cutoff = time.monotonic() - RATE_WINDOW_S
+        return sum(n for t, n in list(self._recent) if t >= cutoff) / RATE_WINDOW_S
 
     def start(self) -> None:
         """Start the worker thread (idempotent)."""
         if self._thread is None:
+            self._stopping = False
             self._thread = threading.Thread(target=self._work, name="tunelab-serve-engine", daemon=True)
             self._thread.start()
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """Finish queued requests, then stop the worker."""
+        """Finish the running and waiting requests, then stop the worker."""
         if self._thread is not None:
-            self._queue.put(None)
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
             self._thread.join(timeout_s)
             self._thread = None
 
     def submit(self, req: GenerationRequest) -> None:
-        """Queue a request; its events arrive through ``req.on_event``."""
-        if self._thread is None:
-            raise RuntimeError("the generation engine is not running")
-        self._queue.put(req)
+        """Queue a request; its events arrive through ``req.on_event``.
 
-    def _collect(self, first: GenerationRequest) -> tuple[list[GenerationRequest], bool]:
-        batch = [first]
-        deadline = time.monotonic() + self.batch_wait_s
-        while len(batch) < self.max_batch:
-            try:  # take what is already queued at once; wait a little only for the rest
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=left)
-                except queue.Empty:
-                    break
-            if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
+        Raises:
+            QueueFull: ``max_queue`` requests are waiting already.
+            RuntimeError: the engine is not running (or is shutting down).
+        """
+        with self._cond:
+            if self._thread is None or self._stopping:
+                raise RuntimeError("the generation engine is not running")
+            free = max(0, self.max_batch - len(self._rows))  # requests that join at the next step
+            if len(self._waiting) >= self.max_queue + free:
+                raise QueueFull(f"{len(self._waiting)} requests are waiting already")
+            self._waiting.append(req)
+            self._cond.notify_all()
+
+    # ----- the worker -----
+
+    def _take(self) -> list[GenerationRequest] | None:
+        """Waiting requests to admit now (blocks while there is nothing to do; ``None``: stop)."""
+        with self._cond:
+            while not self._waiting and self._batch is None:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            now = time.monotonic()
+            for r in [r for r in self._waiting if r.cancelled.is_set() or r.expired(now)]:
+                self._waiting.remove(r)
+                if not r.cancelled.is_set():
+                    _timeout(Row(r, self.tokenizer, self.eos_ids))
+            if self._batch is not None and self._joins is False:
+                return []  # this model's cache cannot take rows mid-flight: admit when the batch is empty
+            room = self.max_batch - len(self._rows)
+            return [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
 
     def _work(self) -> None:
         import torch
 
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch, stopping = self._collect(first)
-            groups: dict[tuple[Any, ...], list[GenerationRequest]] = {}
-            for r in batch:
-                if not r.cancelled.is_set():
-                    groups.setdefault(r.sampling_key(), []).append(r)
-            for group in groups.values():
+        with torch.inference_mode():
+            while (admitted := self._take()) is not None:
                 try:
-                    with torch.inference_mode():
-                        self._generate(group)
-                except Exception as e:  # report to the clients; keep serving
+                    if admitted:
+                        self._admit(admitted)
+                    if self._batch is not None:
+                        self._step()
+                except Exception as e:  # report to the clients of this batch; keep serving
                     log.exception("generation failed")
-                    for r in group:
-                        try:
-                            r.on_event(Failed(f"generation failed: {type(e).__name__}: {e}"))
-                        except RuntimeError:
-                            pass
+                    message = f"generation failed: {type(e).__name__}: {e}"
+                    running = {id(row.req) for row in self._rows}
+                    new = [Row(r, self.tokenizer, self.eos_ids) for r in admitted if id(r) not in running]
+                    for row in self._rows + new:
+                        row.fail(message)
+                    self._rows, self._batch = [], None
+                    if self._joins is None:
+                        self._joins = False
 
-    def _generate(self, group: list[GenerationRequest]) -> None:
+    def _admit(self, reqs: list[GenerationRequest]) -> None:
+        """Prompt passes of the new requests, joined to the running batch."""
         import torch
-        from transformers import GenerationConfig, StoppingCriteriaList
 
-        tok = self.tokenizer
-        tok.padding_side = "left"  # generation continues from the last column of every row
-        enc = tok.pad({"input_ids": [r.prompt_ids for r in group]}, return_tensors="pt")
-        device = next(self.model.parameters()).device
-        input_ids = enc["input_ids"].to(device)  # (B, T_prompt) left-padded
-        attention_mask = enc["attention_mask"].to(device)  # (B, T_prompt)
-        head = group[0]
-        sample = head.temperature > 0
-        cfg = GenerationConfig(
-            max_new_tokens=max(r.max_new_tokens for r in group),
-            do_sample=sample,
-            temperature=head.temperature if sample else None,
-            top_p=head.top_p if sample else None,
-            top_k=0 if sample else None,  # OpenAI semantics: no top-k truncation
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=sorted(self.eos_ids) or None,
-        )
-        if head.seed is not None:
-            torch.manual_seed(head.seed)
-        rows = [_Row(r, tok, self.eos_ids) for r in group]
-        self.batches_run += 1
-        self.largest_batch = max(self.largest_batch, len(group))
-        self.model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            generation_config=cfg,
-            stopping_criteria=StoppingCriteriaList([_make_stopper(rows)]),
-        )
+        reqs = sorted(reqs, key=lambda r: -len(r.prompt_ids))  # the order length_groups expects
+        rows = [Row(r, self.tokenizer, self.eos_ids) for r in reqs]
         for row in rows:
-            row.close()
+            r = row.req
+            row.decoding = Decoding(
+                max_new_tokens=r.max_new_tokens, temperature=r.temperature, top_p=r.top_p, stop=r.stop
+            )
+            if not row.decoding.greedy:
+                row.generator = torch.Generator(device=self.model.device)
+                if r.seed is None:
+                    row.generator.seed()
+                else:
+                    row.generator.manual_seed(r.seed)
+        groups = length_groups([len(r.prompt_ids) for r in reqs]) if self._joins is not False else []
+        groups = groups or [list(range(len(reqs)))]
+        parts = [
+            prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw[1]) for g in groups
+        ]
+        if self._joins is None:
+            self._joins = all(cache_joinable(p.cache) for p in parts)
+        if self._joins:
+            running = [self._batch] if self._batch is not None else []
+            headroom = max(row.remaining for row in self._rows + rows)
+            self._batch = join_running(running + parts, headroom)
+        else:
+            (self._batch,) = parts
+        self._rows += [rows[i] for p in parts for i in p.rows]
+        self.largest_batch = max(self.largest_batch, len(self._rows))
+
+    def _choose(self, logits: torch.Tensor) -> tuple[list[int], list[TokenLogprob | None]]:
+        """Each row's next token (greedy or its own sample) and, where asked, its log-probabilities."""
+        import torch
+
+        tokens = logits.argmax(dim=-1).tolist()  # (B,)
+        lps: list[TokenLogprob | None] = [None] * len(self._rows)
+        for i, row in enumerate(self._rows):
+            if not row.decoding.greedy:
+                tokens[i] = int(next_tokens(logits[i : i + 1], row.decoding, row.generator)[0])
+            k = row.req.logprobs
+            if k is not None:
+                lsm = torch.log_softmax(logits[i].float(), dim=-1)  # (V,)
+                top = lsm.topk(k) if k > 0 else None
+                alts = () if top is None else tuple(zip(top.indices.tolist(), top.values.tolist()))
+                lps[i] = TokenLogprob(
+                    self._piece(tokens[i]),
+                    float(lsm[tokens[i]]),
+                    tuple((self._piece(t), float(v)) for t, v in alts),
+                    0,
+                )
+        return tokens, lps
+
+    def _piece(self, token: int) -> str:
+        return str(self.tokenizer.decode([token]))
+
+    def _step(self) -> None:
+        """Choose and push one token per row, release finished rows, run one forward pass."""
+        import torch
+
+        assert self._batch is not None
+        tokens, lps = self._choose(self._batch.logits)
+        now = time.monotonic()
+        for row, t, lp in zip(self._rows, tokens, lps):
+            row.push(t, lp)
+            if not row.done and row.req.expired(now):
+                _timeout(row)
+        n_new = len(tokens)
+        self.tokens_generated += n_new
+        self._recent.append((now, n_new))
+        while self._recent and self._recent[0][0] < now - RATE_WINDOW_S:
+            self._recent.popleft()
+        keep = [i for i, row in enumerate(self._rows) if not row.done]
+        self.requests_finished += len(self._rows) - len(keep)
+        if len(keep) < len(self._rows):
+            self._release(keep)
+        if self._batch is None:
+            return
+        b = self._batch
+        nxt = torch.tensor([tokens[i] for i in keep], device=b.attention.device)
+        b.attention = torch.cat([b.attention, b.attention.new_ones((len(keep), 1))], dim=1)
+        b.last_pos = b.last_pos + 1
+        cache_arg, extra = self._fw
+        out = self.model(
+            input_ids=nxt[:, None],
+            attention_mask=b.attention,
+            position_ids=b.last_pos,
+            use_cache=True,
+            **{cache_arg: b.cache},
+            **extra,
+        )
+        b.cache, b.logits = cache_of(out), out.logits[:, -1, :]
+
+    def _release(self, keep: list[int]) -> None:
+        """Drop finished rows from the batch and its cache; cut the columns only they needed."""
+        import torch
+
+        self._rows = [self._rows[i] for i in keep]
+        if not keep:
+            self._batch = None
+            with self._cond:
+                self._cond.notify_all()
+            return
+        b = self._batch
+        assert b is not None
+        sel = torch.tensor(keep, device=b.attention.device)
+        attention = b.attention[sel]
+        cut = int(attention.any(dim=0).int().argmax())  # leading columns that are padding in every row
+        if not self._joins:
+            b.cache.batch_select_indices(sel)
+            b.attention, b.last_pos, b.logits = attention, b.last_pos[sel], b.logits[sel]
+            return
+        for li, layer in enumerate(b.cache.layers):
+            b.cache.layers[li] = _KV(layer.keys[sel, :, cut:], layer.values[sel, :, cut:])
+        packed = Running(list(range(len(keep))), b.cache, attention[:, cut:], b.last_pos[sel], b.logits[sel])
+        self._batch = join_running([packed], max(row.remaining for row in self._rows))
+
+
+def _timeout(row: Row) -> None:
+    row.fail(
+        f"the request did not finish within the server's timeout of {row.req.timeout_s:g} s",
+        status=504,
+        code="request_timeout",
+    )

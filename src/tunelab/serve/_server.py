@@ -4,7 +4,11 @@ parts and tests that talk to a model over HTTP).
 
 Graceful shutdown: uvicorn handles SIGINT/SIGTERM by closing the listening socket, waiting for
 in-flight requests (streams included) to complete, then running the app's lifespan shutdown,
-which drains the generation engine.
+which drains the generation engine. The per-request timeout bounds that wait.
+
+Slow clients: the request headers must arrive within ``header_timeout_s`` of connecting (or of the
+previous response on a kept-alive connection), and the body within as long again; otherwise 408 and
+the connection is closed (see ``_limits.header_timeout_protocol``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
 from tunelab.models import load_for_inference
+from tunelab.serve._limits import header_timeout_protocol
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -74,6 +79,7 @@ def run_server(
     dtype: str = "float32",
     device: str = "auto",
     log_level: str = "info",
+    header_timeout_s: float = 10.0,
     **kwargs: Any,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then finish in-flight requests and return.
@@ -86,6 +92,7 @@ def run_server(
         dtype: model dtype.
         device: model device.
         log_level: uvicorn's log level.
+        header_timeout_s: seconds a client has to send a request's headers, and then its body.
         **kwargs: passed to :func:`tunelab.serve.create_app` (``api_key``, ``max_body_bytes``, ...).
 
     Raises:
@@ -97,11 +104,9 @@ def run_server(
         log.warning(
             "serving on %s without an API key: anyone who can reach this address can use the model", host
         )
-    app = build_app(model_dir, adapter, dtype, device, **kwargs)
+    app = build_app(model_dir, adapter, dtype, device, body_timeout_s=header_timeout_s, **kwargs)
     sock = _bind(host, port)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=None)
-    )
+    server = uvicorn.Server(_config(app, header_timeout_s, log_level))
     # uvicorn re-raises the captured SIGINT/SIGTERM after its graceful shutdown, restoring the
     # handlers that were installed before it; with these no-op ones a served-then-stopped
     # process exits 0 instead of dying by the signal.
@@ -111,6 +116,18 @@ def run_server(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _config(app: FastAPI, header_timeout_s: float, log_level: str) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        http=header_timeout_protocol(header_timeout_s),
+        timeout_graceful_shutdown=None,  # in-flight requests finish (bounded by their timeout)
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -136,7 +153,7 @@ class BackgroundServer:
         app: the FastAPI app (``app.state.engine`` is the batching engine).
     """
 
-    def __init__(self, app: FastAPI, host: str, port: int, startup_timeout_s: float = 60.0) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, header_timeout_s: float = 10.0) -> None:
         import uvicorn
 
         self.app = app
@@ -144,7 +161,7 @@ class BackgroundServer:
         self.host, self.port = host, int(self._sock.getsockname()[1])
         self.base_url = f"http://{host}:{self.port}/v1"
         self.model_name = str(app.state.model_name)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._server = uvicorn.Server(_config(app, header_timeout_s, "warning"))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="tunelab-serve", daemon=True
         )
@@ -175,6 +192,7 @@ def start_background_server(
     host: str = "127.0.0.1",
     port: int = 0,
     app: FastAPI | None = None,
+    header_timeout_s: float = 10.0,
     **kwargs: Any,
 ) -> BackgroundServer:
     """Start a real uvicorn server in a background thread (port 0: a free port is picked).
@@ -192,6 +210,7 @@ def start_background_server(
         host: bind address; loopback by default.
         port: 0 for a free port.
         app: an app already built with :func:`tunelab.serve.create_app` (skips loading).
+        header_timeout_s: seconds a client has to send a request's headers, and then its body.
         **kwargs: ``dtype``, ``device`` and the :func:`tunelab.serve.create_app` options.
 
     Returns:
@@ -205,5 +224,5 @@ def start_background_server(
     if app is None:
         if model_dir is None:
             raise InputError("start_background_server needs model_dir or app", field="model_dir")
-        app = build_app(model_dir, adapter, **kwargs)
-    return BackgroundServer(app, host, port)
+        app = build_app(model_dir, adapter, body_timeout_s=header_timeout_s, **kwargs)
+    return BackgroundServer(app, host, port, header_timeout_s)

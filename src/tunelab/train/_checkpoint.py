@@ -7,6 +7,16 @@ Layout of ``checkpoints/step-N/``:
 
 A checkpoint is written to ``checkpoints/.tmp-step-N``, every file fsync'ed, then renamed: a run
 killed mid-write leaves a ``.tmp-`` folder that resume ignores and the next save removes.
+
+Sharded training (FSDP, DeepSpeed ZeRO-3): every process holds only a shard of each parameter.
+``state/`` is accelerate's own format for that (``save_state`` writes per-process shards under FSDP's
+default ``SHARDED_STATE_DICT``, or a gathered file under ``FULL_STATE_DICT``; ``load_state`` reads
+either back), and resume reads only ``state/``. ``model/`` (and the run's ``final/``) must be a whole
+model that loads without tunelab, so :func:`save_model` first gathers the full state dict onto the main
+process: with torch's ``get_model_state_dict(full_state_dict=True, cpu_offload=True)`` (what accelerate's
+``get_state_dict`` calls under FSDP2; it also handles FSDP1, DDP and an unsharded model), or, under
+DeepSpeed, with ``accelerator.get_state_dict`` (ZeRO-3 needs ``stage3_gather_16bit_weights_on_model_save``).
+Every process takes part in that gather.
 """
 
 from __future__ import annotations
@@ -19,7 +29,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["save_checkpoint", "latest_checkpoint", "prune_checkpoints", "read_trainer_state"]
+from accelerate.utils import DistributedType
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+__all__ = ["save_checkpoint", "save_model", "latest_checkpoint", "prune_checkpoints", "read_trainer_state"]
+
+#: the prepared module is the loss wrapper (``train._loss.CausalLMLoss``) holding the model as ``.model``
+_WRAPPED = "model."
 
 _STEP_RE = re.compile(r"^step-(\d+)$")
 
@@ -48,14 +64,35 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def save_model(accelerator: Any, prepared: Any, out: Path) -> None:
+    """``save_pretrained`` of the whole model or adapter into ``out`` (every process must call it).
+
+    Args:
+        accelerator: the run's ``Accelerator``.
+        prepared: the module given to ``accelerator.prepare`` (the loss wrapper; the model is its ``.model``).
+        out: the folder to write (on the main process).
+    """
+    # a collective under FSDP / ZeRO-3: all processes call it; the main process gets the whole dict
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        state = accelerator.get_state_dict(prepared)
+    else:
+        state = get_model_state_dict(
+            prepared, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+    if accelerator.is_main_process:
+        full = {k[len(_WRAPPED) :]: v for k, v in state.items() if k.startswith(_WRAPPED)}
+        model = accelerator.unwrap_model(prepared).model
+        model.save_pretrained(str(out), state_dict=full, safe_serialization=True)
+
+
 def save_checkpoint(
-    accelerator: Any, model: Any, ckpt_root: Path, step: int, trainer_state: dict[str, Any]
+    accelerator: Any, prepared: Any, ckpt_root: Path, step: int, trainer_state: dict[str, Any]
 ) -> Path:
     """Write ``ckpt_root/step-{step}`` atomically (every process must call it).
 
     Args:
         accelerator: the run's ``Accelerator`` (its prepared objects are saved with ``save_state``).
-        model: the unwrapped model or peft model (saved with ``save_pretrained``).
+        prepared: the prepared loss wrapper (its model is saved whole with :func:`save_model`).
         ckpt_root: the ``checkpoints`` folder.
         step: the optimizer step just completed.
         trainer_state: JSON-serialisable loop state.
@@ -80,8 +117,8 @@ def save_checkpoint(
         accelerator.save_state(str(tmp / "state"), safe_serialization=True)
     finally:
         acc_log.setLevel(level)
+    save_model(accelerator, prepared, tmp / "model")
     if accelerator.is_main_process:
-        model.save_pretrained(str(tmp / "model"), safe_serialization=True)
         (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=1), encoding="utf-8")
         _fsync_tree(tmp)
         if final.exists():  # a rerun of the same step (resumed after a crash past it)

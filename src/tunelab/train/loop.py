@@ -35,6 +35,7 @@ from tunelab.train._checkpoint import (
     prune_checkpoints,
     read_trainer_state,
     save_checkpoint,
+    save_model,
 )
 from tunelab.train._loss import CausalLMLoss, decoder_and_head, neftune_hook
 from tunelab.train._monitor import EvalTracker, MetricsWriter, Progress, bf16_is_faster, peak_memory_gib
@@ -205,19 +206,22 @@ def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
 
 
 def _save_final(
-    accelerator: Accelerator, model: Any, tokenizer: Any, run_dir: Path, best: Path | None
+    accelerator: Accelerator, prepared: Any, tokenizer: Any, run_dir: Path, best: Path | None
 ) -> Path:
     """``final/``: the best checkpoint's model when given, else the current one; plus the tokenizer.
 
     Written beside ``final/`` and swapped in whole: a killed save leaves the previous ``final/`` or none.
     """
     final = run_dir / "final"
-    if accelerator.is_main_process:
-        with atomic_dir(final) as tmp:
-            if best is not None:
-                shutil.copytree(best / "model", tmp, dirs_exist_ok=True)
-            else:
-                accelerator.unwrap_model(model).model.save_pretrained(str(tmp), safe_serialization=True)
+    staging = atomic_dir(final) if accelerator.is_main_process else nullcontext(final)
+    with staging as tmp:
+        if best is None:
+            save_model(
+                accelerator, prepared, tmp
+            )  # a collective under FSDP / ZeRO-3; the main process writes
+        elif accelerator.is_main_process:
+            shutil.copytree(best / "model", tmp, dirs_exist_ok=True)
+        if accelerator.is_main_process:
             tokenizer.save_pretrained(str(tmp))
     accelerator.wait_for_everyone()
     return final
@@ -396,9 +400,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             t_win = time.perf_counter()
         stop = do_eval and tracker.should_stop
         if do_save or (improved and tc.final == "best" and not is_last):
-            last_good = save_checkpoint(
-                accelerator, accelerator.unwrap_model(wrapper).model, ckpt_root, step, trainer_state()
-            )
+            last_good = save_checkpoint(accelerator, wrapper, ckpt_root, step, trainer_state())
             if accelerator.is_main_process:
                 prune_checkpoints(ckpt_root, tc.keep_last, tracker.best_step)
         if stop:

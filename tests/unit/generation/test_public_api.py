@@ -6,6 +6,15 @@ import tunelab.generation as pkg
 
 PUBLIC = {
     "Backend",
+    "cache_joinable",
+    "cache_of",
+    "eos_token_ids",
+    "forward_kwargs",
+    "join_running",
+    "length_groups",
+    "next_tokens",
+    "prefill",
+    "Running",
     "chat_template_hash",
     "Decoding",
     "encode_prompts",

@@ -166,7 +166,7 @@ def test_bad_requests_get_4xx_and_the_server_keeps_serving(
         (json.dumps({"model": srv.model_name}).encode(), 422, "messages"),
         (json.dumps({**ok, "temperature": 5}).encode(), 422, "temperature"),
         (json.dumps({**ok, "messages": [{"role": "wizard", "content": "x"}]}).encode(), 422, "role"),
-        (json.dumps({**ok, "n": 2}).encode(), 400, "n=1"),
+        (json.dumps({**ok, "n": 2}).encode(), 400, "n=2 is not supported"),
         (json.dumps({**ok, "model": "gpt-4"}).encode(), 404, "not served"),
         (json.dumps({**ok, "max_tokens": 65}).encode(), 400, "limit of 64"),
         (
