@@ -156,7 +156,7 @@ def test_benchmark_suites_agree_with_the_adapters_official_scorers(name: str) ->
 def test_a_system_turn_trained_plain_is_evaluated_on_the_text_it_was_trained_on(
     tiny: tuple[Any, Any], tmp_path: Path
 ) -> None:
-    """One plain renderer: an example with a system turn and two user turns, encoded for training with
+    """One plain renderer: an example with a system turn (and a two-part user turn), encoded for training with
     ``render="plain"``, is prompted at evaluation (``prompt.format: plain``) with exactly the trained prompt:
     the same text and the same token ids."""
     from tunelab.data import IGNORE_INDEX, Example, encode
@@ -167,8 +167,8 @@ def test_a_system_turn_trained_plain_is_evaluated_on_the_text_it_was_trained_on(
     ex = Example(
         messages=[
             {"role": "system", "content": "You label headlines."},
-            {"role": "user", "content": "Headline: Shares rose 4% after the report."},
-            {"role": "user", "content": "Sentiment:"},
+            # one user turn: two user turns in a row are invalid data (issue 17: turn order is validated)
+            {"role": "user", "content": "Headline: Shares rose 4% after the report.\n\nSentiment:"},
             {"role": "assistant", "content": " positive"},
         ],
         id="sys-1",
