@@ -17,7 +17,8 @@ from typing import Any
 from tunelab._atomic import write_atomic, write_text_atomic
 from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
-from tunelab.config import Config, SourceConfig, dump_config
+from tunelab.config import Config, SourceConfig, dump_config, load_config
+from tunelab.data import load
 from tunelab.errors import InputError
 from tunelab.evaluate import evaluate_model, suite_from_dict
 from tunelab.models import describe_source, is_tiny, load_for_inference
@@ -32,9 +33,25 @@ EVAL_SEED_OFFSET = 1_000  # evaluation items come from seeds the training data n
 Progress = Callable[[str], None]
 
 
+#: the shipped preset each run takes its approach from (``configs/instruction.yaml``, ``configs/finetune.yaml``)
+PRESETS = {"instruction": "instruction", "finetune": "finetune"}
+
+
+def _approach(preset: str) -> tuple[str, str, str]:
+    """``(template slice, render, mask)``: what makes a run instruction tuning or fine-tuning, read from the
+    shipped preset. The preset's budget (steps, batch, row length, schedule), model and tasks are not used:
+    the comparison gives both runs its own, so they get the same compute on the same base."""
+    p = load_config(preset)
+    slices = {s.templates for s in p.data.sources}
+    if len(slices) != 1:
+        raise InputError(f"preset {preset!r} mixes template slices {sorted(slices)}", field="data.sources")
+    return slices.pop(), p.data.render, p.data.mask
+
+
 def plan_runs(cfg: Config) -> dict[str, Config]:
     """The two training configs: same base, same optimizer steps, batch and row length (so the same
-    compute); they differ only in data mixture, templates and rendering."""
+    compute); they differ only in data mixture, and in templates, rendering and loss mask, which come from
+    the shipped ``instruction`` and ``finetune`` presets (see :func:`_approach`)."""
     c = cfg.compare
     if not c.instruction_tasks:
         raise InputError("list the tasks of the instruction mixture", field="compare.instruction_tasks")
@@ -51,20 +68,21 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
         get_task(t)  # unknown task -> InputError naming the closest one
 
     n = cfg.synth.n_per_task
-    inst = copy.deepcopy(cfg)
-    inst.run_name, inst.output_dir = "instruction", str(cfg.run_dir)
-    inst.data.sources = [SourceConfig(task=t, n=n, templates="train") for t in c.instruction_tasks]
-    inst.data.render, inst.data.mask = "chat", "assistant"
-    fine = copy.deepcopy(cfg)
-    fine.run_name, fine.output_dir = "finetune", str(cfg.run_dir)
     # the fine-tuned model sees the target task only, as many examples as the whole mixture has
-    fine.data.sources = [
-        SourceConfig(task=c.target_task, n=n * len(c.instruction_tasks), templates="finetune")
-    ]
-    fine.data.render, fine.data.mask = "plain", "assistant"
-    for r in (inst, fine):
+    tasks = {
+        "instruction": [(t, n) for t in c.instruction_tasks],
+        "finetune": [(c.target_task, n * len(c.instruction_tasks))],
+    }
+    runs = {}
+    for name, preset in PRESETS.items():
+        templates, render, mask = _approach(preset)
+        r = copy.deepcopy(cfg)
+        r.run_name, r.output_dir = name, str(cfg.run_dir)
+        r.data.sources = [SourceConfig(task=t, n=k, templates=templates) for t, k in tasks[name]]
+        r.data.render, r.data.mask = render, mask
         r.data.val_sources = []
-    return {"instruction": inst, "finetune": fine}
+        runs[name] = r
+    return runs
 
 
 def _train_or_reuse(name: str, rcfg: Config, say: Progress) -> dict[str, Any]:
@@ -323,13 +341,19 @@ def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, 
 
 
 def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
-    """(task, case hash) of every example either method trains on, generated as training does."""
-    from tunelab.train import read_sources  # imports torch
-
+    """(task, case hash) of every example either method was given, read from each run's
+    ``run_dir/data/{train,val}.jsonl`` (written by training)."""
     seen: set[tuple[str, str]] = set()
     for rcfg in runs.values():
-        for examples in read_sources(rcfg):
-            for ex in examples:
+        for name in ("train", "val"):
+            path = rcfg.run_dir / "data" / f"{name}.jsonl"
+            if not path.is_file():
+                raise InputError(
+                    "the run's training examples are missing (trained by an older tunelab?): delete the run "
+                    "directory to train it again",
+                    file=str(path),
+                )
+            for ex in load(path, format="tunelab", training=False):
                 if ex.meta.get("case_hash"):
                     seen.add((str(ex.meta.get("task")), str(ex.meta["case_hash"])))
     return seen

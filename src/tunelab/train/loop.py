@@ -29,7 +29,7 @@ from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
 from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
 from tunelab.train._attention import check_packing_support, register_segment_attention
-from tunelab.train._batches import BatchStream, build_train_data, collate
+from tunelab.train._batches import BatchStream, build_train_data, collate, write_examples
 from tunelab.train._checkpoint import (
     latest_checkpoint,
     prune_checkpoints,
@@ -258,6 +258,8 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     model, tokenizer = _load_model(config, accelerator.device.type)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     data = build_train_data(config, tokenizer)
+    if accelerator.is_main_process:
+        write_examples(data, run_dir)  # run_dir/data/{train,val}.jsonl: what this run was given
     world, rank = accelerator.num_processes, accelerator.process_index
     stream = BatchStream(
         data.train_rows, tc.batch_size, config.data.shuffle_seed + tc.seed, pad_id, world, rank
