@@ -17,7 +17,7 @@ from typing import Any
 from tunelab._atomic import write_atomic, write_text_atomic
 from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
-from tunelab.config import Config, SourceConfig, dump_config, load_config
+from tunelab.config import Config, DataConfig, SourceConfig, dump_config, load_config
 from tunelab.data import load
 from tunelab.errors import InputError
 from tunelab.evaluate import evaluate_model, suite_from_dict
@@ -37,15 +37,15 @@ Progress = Callable[[str], None]
 PRESETS = {"instruction": "instruction", "finetune": "finetune"}
 
 
-def _approach(preset: str) -> tuple[str, str, str]:
-    """``(template slice, render, mask)``: what makes a run instruction tuning or fine-tuning, read from the
-    shipped preset. The preset's budget (steps, batch, row length, schedule), model and tasks are not used:
-    the comparison gives both runs its own, so they get the same compute on the same base."""
-    p = load_config(preset)
-    slices = {s.templates for s in p.data.sources}
+def _approach(preset: str) -> DataConfig:
+    """The shipped preset's data settings, whose template slice, rendering and loss mask make a run instruction
+    tuning or fine-tuning. The preset's budget (steps, batch, row length, schedule), model and tasks are not
+    used: the comparison gives both runs its own, so they get the same compute on the same base."""
+    d = load_config(preset).data
+    slices = {s.templates for s in d.sources}
     if len(slices) != 1:
         raise InputError(f"preset {preset!r} mixes template slices {sorted(slices)}", field="data.sources")
-    return slices.pop(), p.data.render, p.data.mask
+    return d
 
 
 def plan_runs(cfg: Config) -> dict[str, Config]:
@@ -75,11 +75,11 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
     }
     runs = {}
     for name, preset in PRESETS.items():
-        templates, render, mask = _approach(preset)
+        p = _approach(preset)
         r = copy.deepcopy(cfg)
         r.run_name, r.output_dir = name, str(cfg.run_dir)
-        r.data.sources = [SourceConfig(task=t, n=k, templates=templates) for t, k in tasks[name]]
-        r.data.render, r.data.mask = render, mask
+        r.data.sources = [SourceConfig(task=t, n=k, templates=p.sources[0].templates) for t, k in tasks[name]]
+        r.data.render, r.data.mask = p.render, p.mask
         r.data.val_sources = []
         runs[name] = r
     return runs
