@@ -165,7 +165,7 @@ class CompareConfig:
     instruction_tasks: list[str] = _f([], "Tasks in the instruction mixture (the target included).")
     heldout_tasks: list[str] = _f([], "Tasks neither model trains on (the unseen-task slice).")
     budget: Literal["steps", "tokens"] = _f(
-        "steps", "What the two methods share: optimizer steps or target tokens."
+        "steps", "What the two approaches share: optimizer steps or target tokens."
     )
     n_eval: int = _f(200, "Items per evaluation slice.")
 

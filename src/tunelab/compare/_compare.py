@@ -208,7 +208,7 @@ def _correct(row: dict[str, Any]) -> float:
 
 
 def _eval_all(
-    cfg: Config, methods: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
+    cfg: Config, approaches: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
 ) -> dict[str, dict[str, Any]]:
     """Evaluate every model on every slice; results cached as ``eval/<model>/<slice>/``."""
     suites = {k: _suite(k, v, cfg) for k, v in slices.items()}
@@ -219,7 +219,7 @@ def _eval_all(
         todo = [k for k in suites if not (out / "eval" / k / "predictions.jsonl").is_file()]
         if todo:
             say(f"[eval] {m}: {', '.join(todo)}")
-            model, tok = _load(None if m == "base" else methods[m]["final_dir"], cfg)
+            model, tok = _load(None if m == "base" else approaches[m]["final_dir"], cfg)
             for k in todo:
                 evaluate_model(model, tok, suites[k], out, model_path=m, batch_size=cfg.eval.batch_size)
             del model
@@ -341,7 +341,7 @@ def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, 
 
 
 def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
-    """(task, case hash) of every example either method was given, read from each run's
+    """(task, case hash) of every example either approach was given, read from each run's
     ``run_dir/data/{train,val}.jsonl`` (written by training)."""
     seen: set[tuple[str, str]] = set()
     for rcfg in runs.values():
@@ -363,7 +363,7 @@ def _write_eval_sets(
     cfg: Config, runs: dict[str, Config], slices: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Generate each slice's items from evaluation seeds, drop every item whose case (the note, table or
-    headline, under any template) either method trained on, and write the sets to ``eval_sets/``.
+    headline, under any template) either approach trained on, and write the sets to ``eval_sets/``.
 
     Returns:
         Per slice: candidates drawn, items dropped as seen in training, items kept.
@@ -402,13 +402,13 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, run_dir / "config.yaml")
     runs = plan_runs(cfg)
-    methods = {name: _train_or_reuse(name, rcfg, say) for name, rcfg in runs.items()}
+    approaches = {name: _train_or_reuse(name, rcfg, say) for name, rcfg in runs.items()}
     slices = _slices(cfg)
     contamination = _write_eval_sets(cfg, runs, slices)
-    res = _eval_all(cfg, methods, slices, say)
+    res = _eval_all(cfg, approaches, slices, say)
     out_slices = {k: _accuracy_slice(k, spec, res, cfg) for k, spec in slices.items()}
     out_slices["forgetting"] = _forgetting_slice(res, cfg)
-    for m in methods.values():
+    for m in approaches.values():
         m.pop("summary", None)
     t = cfg.train
     row_len = cfg.data.max_length
@@ -427,7 +427,7 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
             "grad_accum": t.grad_accum,
             "row_length": row_len,
             "description": f"{t.max_steps} optimizer steps × {t.batch_size * t.grad_accum} "
-            f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each method "
+            f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each approach "
             f"({cfg.train.method}, lr {t.lr}, {t.schedule})"
             + (
                 f", {t.replay_ratio:.0%} general-text replay in both (part of the training loss, not of the "
@@ -435,20 +435,20 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
                 if t.replay_ratio
                 else ""
             )
-            + "; the methods differ only in data, templates and rendering. Target tokens trained: instruction "
-            f"{methods['instruction']['cost']['target_tokens']:,}, finetune "
-            f"{methods['finetune']['cost']['target_tokens']:,}.",
+            + "; the approaches differ only in data, templates and rendering. Target tokens trained: instruction "
+            f"{approaches['instruction']['cost']['target_tokens']:,}, finetune "
+            f"{approaches['finetune']['cost']['target_tokens']:,}.",
         },
         "tasks": {
             "target": cfg.compare.target_task,
             "instruction_mixture": cfg.compare.instruction_tasks,
             "heldout": cfg.compare.heldout_tasks,
         },
-        "methods": methods,
+        "approaches": approaches,
         "slices": out_slices,
         "contamination": {
             "rule": "an evaluation item is dropped when its case (note, table or headline, under any template) "
-            "appears in either method's training data; candidates are drawn from evaluation seeds",
+            "appears in either approach's training data; candidates are drawn from evaluation seeds",
             "slices": contamination,
         },
         "decoding": {
@@ -460,6 +460,6 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
         "bootstrap on the same items for differences; McNemar's test for accuracy.",
         "wall_s": round(time.time() - t0, 1),
     }
-    data["verdict"] = write_verdict(out_slices, methods)
+    data["verdict"] = write_verdict(out_slices, approaches)
     write_text_atomic(run_dir / "compare.json", json.dumps(data, indent=1, default=str))
     return data

@@ -23,7 +23,7 @@ def test_shipped_comparison_configs_plan(name: str) -> None:
     # the same budget: steps, batch, row length, optimizer settings
     assert inst.train == fine.train and inst.data.max_length == fine.data.max_length
     assert inst.model == fine.model == cfg.model
-    # the methods differ in data, templates and rendering only
+    # the approaches differ in data, templates and rendering only
     assert {s.task for s in inst.data.sources} == set(cfg.compare.instruction_tasks)
     assert all(s.templates == "train" for s in inst.data.sources) and inst.data.render == "chat"
     assert [s.task for s in fine.data.sources] == [cfg.compare.target_task]
