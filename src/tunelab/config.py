@@ -13,6 +13,7 @@ import difflib
 import math
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -146,7 +147,6 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    suites: list[str] = _f([], "Suites to run after training (names or YAML paths).")
     batch_size: int = _f(32, "Generation batch size (backs off on out-of-memory).")
     max_new_tokens: int = _f(64, "Generation budget per item.")
     temperature: float = _f(0.0, "0 = greedy decoding (the default for evaluation).")
@@ -165,7 +165,7 @@ class CompareConfig:
     instruction_tasks: list[str] = _f([], "Tasks in the instruction mixture (the target included).")
     heldout_tasks: list[str] = _f([], "Tasks neither model trains on (the unseen-task slice).")
     budget: Literal["steps", "tokens"] = _f(
-        "steps", "What the two methods share: optimizer steps or target tokens."
+        "steps", "What the two approaches share: optimizer steps or target tokens."
     )
     n_eval: int = _f(200, "Items per evaluation slice.")
 
@@ -292,12 +292,39 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
     raise bad()
 
 
+#: keys that are gone: full name -> (the key that replaces it in the same section, or None; what to do). A config
+#: that still sets one loads with a DeprecationWarning for one release, then the key becomes unknown.
+DEPRECATED_KEYS: dict[str, tuple[str | None, str]] = {
+    "eval.suites": (
+        None,
+        "it was never read (no suite ran after training): evaluate the trained model with "
+        "`tunelab eval --model RUN_DIR/final --suite NAME`",
+    ),
+}
+
+
 def _build(cls: type, values: dict[str, Any], prefix: str, source: str | None) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs: dict[str, Any] = {}
     for k, v in values.items():
         full = f"{prefix}.{k}" if prefix else str(k)
+        if full in DEPRECATED_KEYS and k not in names:
+            new, why = DEPRECATED_KEYS[full]
+            where = f" ({source})" if source else ""
+            if new is None:
+                warnings.warn(
+                    f"config key {full}{where} is deprecated and ignored: {why}", DeprecationWarning, 2
+                )
+                continue
+            warnings.warn(
+                f"config key {full}{where} is deprecated: use {prefix}.{new} ({why})", DeprecationWarning, 2
+            )
+            if new in values:
+                raise InputError(
+                    f"set only one of {k} and {new} ({k} is the old name)", file=source, field=full
+                )
+            k, full = new, f"{prefix}.{new}"
         if k not in names:
             close = difflib.get_close_matches(str(k), names, n=1, cutoff=0.5)
             hint = f"; did you mean '{(prefix + '.' if prefix else '') + close[0]}'?" if close else ""

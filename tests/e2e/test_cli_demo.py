@@ -49,9 +49,9 @@ def test_demo_measures_every_slice(demo_runs: list[Path]) -> None:
             lo, hi = s["pairs"][pair]["ci"]
             assert lo <= s["pairs"][pair]["diff"] <= hi
     for m in ("instruction", "finetune"):
-        cost = data["methods"][m]["cost"]
+        cost = data["approaches"][m]["cost"]
         assert cost["target_tokens"] > 0 and cost["wall_s"] > 0 and cost["trainable_params"] > 0
-        assert data["methods"][m]["curve"]["val"], m
+        assert data["approaches"][m]["curve"]["val"], m
     assert data["tiny"] is True and data["verdict"]
     md = (run / "report.md").read_text()
     assert "toy scale" in md and "unseen tasks" in md and "forgetting" in md

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -82,6 +83,18 @@ def test_full_finetuning_lowers_validation_loss(tmp_path: Path) -> None:
     AutoModelForCausalLM.from_pretrained(run / "final")
     AutoTokenizer.from_pretrained(run / "final")
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["max_steps"] == 30
+    # the examples the run was given, split as it split them (what later stages read instead of regenerating)
+    from tunelab.data import load
+
+    source = load(tmp_path / "data.jsonl")
+    train_ex = load(run / "data" / "train.jsonl", format="tunelab")
+    val_ex = load(run / "data" / "val.jsonl", format="tunelab")
+
+    def key(e: Any) -> str:
+        return repr(e.messages)
+
+    assert val_ex and not {key(e) for e in train_ex} & {key(e) for e in val_ex}
+    assert {key(e) for e in train_ex + val_ex} == {key(e) for e in source}
 
 
 def test_lora_adapter_loads_with_peft_and_merge_matches(tmp_path: Path) -> None:

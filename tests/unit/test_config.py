@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tunelab.config import Config, apply_overrides, config_to_dict, dump_config, load_config
+from tunelab.config import Config, apply_overrides, config_from_dict, config_to_dict, dump_config, load_config
 from tunelab.errors import InputError
 
 
@@ -121,3 +121,11 @@ def test_float_written_without_a_dot() -> None:
     assert load_config(None, ["train.lr=3e-4"]).train.lr == 3e-4
     with pytest.raises(InputError, match="train.lr"):
         load_config(None, ["train.lr=fast"])
+
+
+def test_a_removed_key_loads_with_a_deprecation_warning_and_does_nothing() -> None:
+    """``eval.suites`` was never read; a config that sets it still loads for one release, and says so."""
+    with pytest.warns(DeprecationWarning, match=r"eval\.suites .*ignored.*tunelab eval"):
+        cfg = config_from_dict({"eval": {"suites": ["finqa"], "batch_size": 4}})
+    assert cfg.eval.batch_size == 4
+    assert "suites" not in config_to_dict(cfg)["eval"]

@@ -20,7 +20,7 @@ def demo(out: str, name: str, quick: bool) -> None:
     """Instruction tuning vs fine-tuning on the embedded tiny model, end to end.
 
     Loads the shipped base model `tunelab-tiny`, generates verified medical and financial data,
-    trains both methods on the same budget, evaluates base and both tuned models, and writes
+    trains both approaches on the same budget, evaluates base and both tuned models, and writes
     report.html and report.md. Rerun the same command to resume an interrupted demo.
     """
     t0 = time.time()

@@ -1,4 +1,4 @@
-"""Both methods on one base and one budget, and the report that shows which served better."""
+"""Both approaches on one base and one budget, and the report that shows which served better."""
 
 from __future__ import annotations
 

@@ -98,9 +98,9 @@ def _compare_sentence(s: dict[str, Any], a: str, b: str) -> str | None:
     return f"{head} — no clear difference (paired 95% CI of {a} − {b} [{fmt(lo)}, {fmt(hi)}] includes 0)."
 
 
-def write_verdict(slices: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]]) -> list[str]:
-    """Sentences that follow from the numbers: per slice, the better method when the paired CI
-    excludes zero; tuning vs base; forgetting; overfitting; cost; and which method served which need."""
+def write_verdict(slices: dict[str, dict[str, Any]], approaches: dict[str, dict[str, Any]]) -> list[str]:
+    """Sentences that follow from the numbers: per slice, the better approach when the paired CI
+    excludes zero; tuning vs base; forgetting; overfitting; cost; and which approach served which need."""
     out: list[str] = []
     wins = {"instruction": [], "finetune": []}  # type: dict[str, list[str]]
     for key, s in slices.items():
@@ -126,7 +126,7 @@ def write_verdict(slices: dict[str, dict[str, Any]], methods: dict[str, dict[str
         vals = [r["value"] for r in s["models"].values() if r and r.get("value") is not None]
         if s.get("scale", "fraction") == "fraction" and vals and max(vals) < 0.05:
             out.append(f"{s['name']}: every model scored below 5% — this slice is not learned at this scale.")
-    for name, meth in methods.items():
+    for name, meth in approaches.items():
         o = meth.get("overfitting", {})
         if o.get("overfit_warning"):
             out.append(
@@ -135,8 +135,8 @@ def write_verdict(slices: dict[str, dict[str, Any]], methods: dict[str, dict[str
             )
         if o.get("early_stop_step"):
             out.append(f"The {name} run stopped early at step {o['early_stop_step']}.")
-    c_i = methods.get("instruction", {}).get("cost", {})
-    c_f = methods.get("finetune", {}).get("cost", {})
+    c_i = approaches.get("instruction", {}).get("cost", {})
+    c_f = approaches.get("finetune", {}).get("cost", {})
     if c_i.get("wall_s") and c_f.get("wall_s"):
         out.append(
             f"Cost: instruction tuning took {c_i['wall_s']:.0f} s and {c_i.get('target_tokens', 0):,} target "
@@ -154,12 +154,12 @@ def write_verdict(slices: dict[str, dict[str, Any]], methods: dict[str, dict[str
         )
     elif wins["instruction"] and wins["finetune"]:
         out.append(
-            "Summary: each method won where it was trained to: fine-tuning on "
+            "Summary: each approach won where it was trained to: fine-tuning on "
             + ", ".join(wins["finetune"])
             + "; instruction tuning on "
             + ", ".join(wins["instruction"])
             + "."
         )
     else:
-        out.append("Summary: no slice separated the two methods at this sample size.")
+        out.append("Summary: no slice separated the two approaches at this sample size.")
     return out

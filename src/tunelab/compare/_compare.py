@@ -10,31 +10,47 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tunelab._atomic import write_atomic, write_text_atomic
 from tunelab._version import __version__
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
-from tunelab.config import Config, SourceConfig, dump_config
+from tunelab.compare._paired import MODELS, accuracy_slice, forgetting_slice
+from tunelab.config import Config, DataConfig, SourceConfig, dump_config, load_config
+from tunelab.data import load
 from tunelab.errors import InputError
 from tunelab.evaluate import evaluate_model, suite_from_dict
 from tunelab.models import describe_source, is_tiny, load_for_inference
-from tunelab.scoring import bootstrap_ci, flipped_items, mcnemar, paired_bootstrap
 from tunelab.synth import generate, get_task
 
 __all__ = ["run_comparison", "plan_runs", "MODELS"]
 
-MODELS = ("base", "instruction", "finetune")
 EVAL_SEED_OFFSET = 1_000  # evaluation items come from seeds the training data never used
 
 Progress = Callable[[str], None]
 
 
+#: the shipped preset each run takes its approach from (``configs/instruction.yaml``, ``configs/finetune.yaml``)
+PRESETS = {"instruction": "instruction", "finetune": "finetune"}
+
+
+def _approach(preset: str) -> DataConfig:
+    """The shipped preset's data settings, whose template slice, rendering and loss mask make a run instruction
+    tuning or fine-tuning. The preset's budget (steps, batch, row length, schedule), model and tasks are not
+    used: the comparison gives both runs its own, so they get the same compute on the same base."""
+    d = load_config(preset).data
+    slices = {s.templates for s in d.sources}
+    if len(slices) != 1:
+        raise InputError(f"preset {preset!r} mixes template slices {sorted(slices)}", field="data.sources")
+    return d
+
+
 def plan_runs(cfg: Config) -> dict[str, Config]:
     """The two training configs: same base, same optimizer steps, batch and row length (so the same
-    compute); they differ only in data mixture, templates and rendering."""
+    compute); they differ only in data mixture, and in templates, rendering and loss mask, which come from
+    the shipped ``instruction`` and ``finetune`` presets (see :func:`_approach`)."""
     c = cfg.compare
     if not c.instruction_tasks:
         raise InputError("list the tasks of the instruction mixture", field="compare.instruction_tasks")
@@ -51,20 +67,21 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
         get_task(t)  # unknown task -> InputError naming the closest one
 
     n = cfg.synth.n_per_task
-    inst = copy.deepcopy(cfg)
-    inst.run_name, inst.output_dir = "instruction", str(cfg.run_dir)
-    inst.data.sources = [SourceConfig(task=t, n=n, templates="train") for t in c.instruction_tasks]
-    inst.data.render, inst.data.mask = "chat", "assistant"
-    fine = copy.deepcopy(cfg)
-    fine.run_name, fine.output_dir = "finetune", str(cfg.run_dir)
     # the fine-tuned model sees the target task only, as many examples as the whole mixture has
-    fine.data.sources = [
-        SourceConfig(task=c.target_task, n=n * len(c.instruction_tasks), templates="finetune")
-    ]
-    fine.data.render, fine.data.mask = "plain", "assistant"
-    for r in (inst, fine):
+    tasks = {
+        "instruction": [(t, n) for t in c.instruction_tasks],
+        "finetune": [(c.target_task, n * len(c.instruction_tasks))],
+    }
+    runs = {}
+    for name, preset in PRESETS.items():
+        p = _approach(preset)
+        r = copy.deepcopy(cfg)
+        r.run_name, r.output_dir = name, str(cfg.run_dir)
+        r.data.sources = [SourceConfig(task=t, n=k, templates=p.sources[0].templates) for t, k in tasks[name]]
+        r.data.render, r.data.mask = p.render, p.mask
         r.data.val_sources = []
-    return {"instruction": inst, "finetune": fine}
+        runs[name] = r
+    return runs
 
 
 def _train_or_reuse(name: str, rcfg: Config, say: Progress) -> dict[str, Any]:
@@ -180,17 +197,8 @@ def _load(final_dir: str | None, cfg: Config) -> tuple[Any, Any]:
     return load_for_inference(final_dir, **opts)
 
 
-def _correct(row: dict[str, Any]) -> float:
-    """The item's own scorer result (pooled slices mix label, numeric and exact-match tasks)."""
-    s = row["scores"]
-    for k in ("label_accuracy", "medcalc_accuracy", "execution_accuracy", "numeric_accuracy", "exact_match"):
-        if s.get(k) is not None:
-            return float(s[k])
-    return 0.0
-
-
 def _eval_all(
-    cfg: Config, methods: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
+    cfg: Config, approaches: dict[str, dict[str, Any]], slices: dict[str, dict[str, Any]], say: Progress
 ) -> dict[str, dict[str, Any]]:
     """Evaluate every model on every slice; results cached as ``eval/<model>/<slice>/``."""
     suites = {k: _suite(k, v, cfg) for k, v in slices.items()}
@@ -201,7 +209,7 @@ def _eval_all(
         todo = [k for k in suites if not (out / "eval" / k / "predictions.jsonl").is_file()]
         if todo:
             say(f"[eval] {m}: {', '.join(todo)}")
-            model, tok = _load(None if m == "base" else methods[m]["final_dir"], cfg)
+            model, tok = _load(None if m == "base" else approaches[m]["final_dir"], cfg)
             for k in todo:
                 evaluate_model(model, tok, suites[k], out, model_path=m, batch_size=cfg.eval.batch_size)
             del model
@@ -219,117 +227,20 @@ def _eval_all(
     return results
 
 
-def _accuracy_slice(
-    key: str, spec: dict[str, Any], res: dict[str, dict[str, Any]], cfg: Config
-) -> dict[str, Any]:
-    ids = [r["id"] for r in res["base"][key]["rows"]]
-    correct = {}
-    for m in MODELS:
-        rows = res[m][key]["rows"]
-        if [r["id"] for r in rows] != ids:
-            raise InputError(f"{m} was evaluated on different items for {key}", field=key)
-        correct[m] = [_correct(r) for r in rows]
-    nb, seed = cfg.eval.n_bootstrap, cfg.synth.seed
-    models = {}
-    for m in MODELS:
-        ci = bootstrap_ci(correct[m], n=nb, seed=seed)
-        models[m] = {"value": ci.estimate, "ci": [ci.low, ci.high]}
-    pairs = {}
-    for a, b in (("instruction", "finetune"), ("finetune", "base"), ("instruction", "base")):
-        pb = paired_bootstrap(correct[b], correct[a], n=nb, seed=seed)  # difference a - b
-        mc = mcnemar(correct[a], correct[b])
-        fl = flipped_items(ids, correct[a], correct[b])
-        pairs[f"{a}-{b}"] = {
-            "diff": pb.difference,
-            "ci": [pb.low, pb.high],
-            "p_value": pb.p_value,
-            "mcnemar_p": mc.p_value,
-            "flipped": {
-                "gained": len(fl["a_only"]),
-                "lost": len(fl["b_only"]),
-                "gained_ids": fl["a_only"][:20],
-                "lost_ids": fl["b_only"][:20],
-            },
-        }
-    examples = []
-    for i in range(min(4, len(ids))):
-        r0 = res["base"][key]["rows"][i]
-        examples.append(
-            {
-                "id": ids[i],
-                "prompt": r0["prompt"],
-                "gold": r0["gold"],
-                "outputs": {m: res[m][key]["rows"][i]["prediction"] for m in MODELS},
-            }
-        )
-    per_task: dict[str, dict[str, float]] = {}
-    for m in MODELS:
-        for r, c in zip(res[m][key]["rows"], correct[m]):
-            t = r.get("task") or "?"
-            per_task.setdefault(t, {}).setdefault(m, 0.0)
-            per_task[t][m] += c
-    counts: dict[str, int] = {}
-    for r in res["base"][key]["rows"]:
-        counts[r.get("task") or "?"] = counts.get(r.get("task") or "?", 0) + 1
-    per_task = {t: {m: v / counts[t] for m, v in d.items()} for t, d in per_task.items()}
-    return {
-        "name": spec["name"],
-        "metric": "accuracy",
-        "scale": "fraction",
-        "higher_is_better": True,
-        "n": len(ids),
-        "description": spec["description"],
-        "how": "per item, the task's own scorer on the strictly extracted answer (label: exact label; numeric: "
-        "the task's tolerance; FinQA: execution accuracy); mean over items; 95% percentile bootstrap CI; "
-        "pairs: paired bootstrap of the difference on the same items, McNemar's test, items that flipped.",
-        "models": models,
-        "pairs": pairs,
-        "per_task": per_task,
-        "examples": examples,
-    }
-
-
-def _forgetting_slice(res: dict[str, dict[str, Any]], cfg: Config) -> dict[str, Any]:
-    import math
-
-    def bpb(rows: Sequence[dict[str, Any]]) -> float:
-        return sum(r["nll"] for r in rows) / sum(r["n_bytes"] for r in rows) / math.log(2)
-
-    models, rows = {}, {m: res[m]["forgetting"]["rows"] for m in MODELS}
-    for m in MODELS:
-        s = res[m]["forgetting"]["scores"]["metrics"]["bits_per_byte"]
-        models[m] = {
-            "value": s["value"],
-            "ci": [s["ci_low"], s["ci_high"]] if s.get("ci_low") is not None else None,
-        }
-    pairs = {}
-    nb, seed = cfg.eval.n_bootstrap, cfg.synth.seed
-    for a, b in (("instruction", "finetune"), ("finetune", "base"), ("instruction", "base")):
-        pb = paired_bootstrap(rows[b], rows[a], n=nb, seed=seed, statistic=bpb)
-        pairs[f"{a}-{b}"] = {"diff": pb.difference, "ci": [pb.low, pb.high], "p_value": pb.p_value}
-    return {
-        "name": "forgetting",
-        "metric": "bits_per_byte",
-        "scale": "absolute",
-        "higher_is_better": False,
-        "n": len(rows["base"]),
-        "description": "held-out general prose; a rise in bits per byte over the base model is forgetting.",
-        "how": "bits per byte = sum NLL / sum UTF-8 bytes / ln 2, pooled over the texts (rolling windows, every "
-        "token scored once); paired bootstrap over texts of the pooled statistic.",
-        "models": models,
-        "pairs": pairs,
-        "examples": [],
-    }
-
-
 def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
-    """(task, case hash) of every example either method trains on, generated as training does."""
-    from tunelab.train import read_sources  # imports torch
-
+    """(task, case hash) of every example either approach was given, read from each run's
+    ``run_dir/data/{train,val}.jsonl`` (written by training)."""
     seen: set[tuple[str, str]] = set()
     for rcfg in runs.values():
-        for examples in read_sources(rcfg):
-            for ex in examples:
+        for name in ("train", "val"):
+            path = rcfg.run_dir / "data" / f"{name}.jsonl"
+            if not path.is_file():
+                raise InputError(
+                    "the run's training examples are missing (trained by an older tunelab?): delete the run "
+                    "directory to train it again",
+                    file=str(path),
+                )
+            for ex in load(path, format="tunelab", training=False):
                 if ex.meta.get("case_hash"):
                     seen.add((str(ex.meta.get("task")), str(ex.meta["case_hash"])))
     return seen
@@ -339,7 +250,7 @@ def _write_eval_sets(
     cfg: Config, runs: dict[str, Config], slices: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Generate each slice's items from evaluation seeds, drop every item whose case (the note, table or
-    headline, under any template) either method trained on, and write the sets to ``eval_sets/``.
+    headline, under any template) either approach trained on, and write the sets to ``eval_sets/``.
 
     Returns:
         Per slice: candidates drawn, items dropped as seen in training, items kept.
@@ -378,13 +289,13 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, run_dir / "config.yaml")
     runs = plan_runs(cfg)
-    methods = {name: _train_or_reuse(name, rcfg, say) for name, rcfg in runs.items()}
+    approaches = {name: _train_or_reuse(name, rcfg, say) for name, rcfg in runs.items()}
     slices = _slices(cfg)
     contamination = _write_eval_sets(cfg, runs, slices)
-    res = _eval_all(cfg, methods, slices, say)
-    out_slices = {k: _accuracy_slice(k, spec, res, cfg) for k, spec in slices.items()}
-    out_slices["forgetting"] = _forgetting_slice(res, cfg)
-    for m in methods.values():
+    res = _eval_all(cfg, approaches, slices, say)
+    out_slices = {k: accuracy_slice(k, spec, res, cfg) for k, spec in slices.items()}
+    out_slices["forgetting"] = forgetting_slice(res, cfg)
+    for m in approaches.values():
         m.pop("summary", None)
     t = cfg.train
     row_len = cfg.data.max_length
@@ -403,7 +314,7 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
             "grad_accum": t.grad_accum,
             "row_length": row_len,
             "description": f"{t.max_steps} optimizer steps × {t.batch_size * t.grad_accum} "
-            f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each method "
+            f"{'packed rows' if cfg.data.packing else 'examples'} of up to {row_len} tokens for each approach "
             f"({cfg.train.method}, lr {t.lr}, {t.schedule})"
             + (
                 f", {t.replay_ratio:.0%} general-text replay in both (part of the training loss, not of the "
@@ -411,20 +322,20 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
                 if t.replay_ratio
                 else ""
             )
-            + "; the methods differ only in data, templates and rendering. Target tokens trained: instruction "
-            f"{methods['instruction']['cost']['target_tokens']:,}, finetune "
-            f"{methods['finetune']['cost']['target_tokens']:,}.",
+            + "; the approaches differ only in data, templates and rendering. Target tokens trained: instruction "
+            f"{approaches['instruction']['cost']['target_tokens']:,}, finetune "
+            f"{approaches['finetune']['cost']['target_tokens']:,}.",
         },
         "tasks": {
             "target": cfg.compare.target_task,
             "instruction_mixture": cfg.compare.instruction_tasks,
             "heldout": cfg.compare.heldout_tasks,
         },
-        "methods": methods,
+        "approaches": approaches,
         "slices": out_slices,
         "contamination": {
             "rule": "an evaluation item is dropped when its case (note, table or headline, under any template) "
-            "appears in either method's training data; candidates are drawn from evaluation seeds",
+            "appears in either approach's training data; candidates are drawn from evaluation seeds",
             "slices": contamination,
         },
         "decoding": {
@@ -436,6 +347,6 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
         "bootstrap on the same items for differences; McNemar's test for accuracy.",
         "wall_s": round(time.time() - t0, 1),
     }
-    data["verdict"] = write_verdict(out_slices, methods)
+    data["verdict"] = write_verdict(out_slices, approaches)
     write_text_atomic(run_dir / "compare.json", json.dumps(data, indent=1, default=str))
     return data

@@ -30,11 +30,11 @@ def _mpl() -> Any:
 
 
 def loss_curves_png(curves: dict[str, dict[str, Any]]) -> str:
-    """Train and validation loss per method; the overfitting region (validation loss rising while
+    """Train and validation loss per approach; the overfitting region (validation loss rising while
     training loss falls, after the best validation point) is shaded.
 
     Args:
-        curves: method -> {"train": [(step, loss)], "val": [(step, loss)], "overfit_from": step | None,
+        curves: approach -> {"train": [(step, loss)], "val": [(step, loss)], "overfit_from": step | None,
             "best_step": step | None}.
     """
     plt = _mpl()

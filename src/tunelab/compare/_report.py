@@ -37,6 +37,8 @@ def load_comparison(run_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"invalid JSON: {e.msg}", file=str(p), line=e.lineno) from e
     if not isinstance(data, dict) or "slices" not in data:
         raise InputError("not a tunelab comparison (no 'slices')", file=str(p), field="slices")
+    if "methods" in data and "approaches" not in data:  # written before the key was renamed (one release)
+        data["approaches"] = data.pop("methods")
     return data
 
 
@@ -78,7 +80,7 @@ def _slice_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
-    for name, m in data.get("methods", {}).items():
+    for name, m in data.get("approaches", {}).items():
         c = m.get("curve", {})
         out[name] = {
             "train": [tuple(x) for x in c.get("train", [])],
@@ -90,7 +92,7 @@ def _curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 OVERFIT_HEADER = [
-    "method",
+    "approach",
     "final train loss",
     "final val loss",
     "gap",
@@ -99,7 +101,7 @@ OVERFIT_HEADER = [
     "overfit warning",
 ]
 COST_HEADER = [
-    "method",
+    "approach",
     "wall time (s)",
     "steps",
     "target tokens",
@@ -111,7 +113,7 @@ COST_HEADER = [
 
 def _overfit_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for name, m in data.get("methods", {}).items():
+    for name, m in data.get("approaches", {}).items():
         o = m.get("overfitting", {})
         rows.append([
             name, _fmt(o.get("final_train_loss"), False), _fmt(o.get("final_val_loss"), False),
@@ -123,7 +125,7 @@ def _overfit_rows(data: dict[str, Any]) -> list[list[str]]:
 
 def _cost_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for name, m in data.get("methods", {}).items():
+    for name, m in data.get("approaches", {}).items():
         c = m.get("cost", {})
         rows.append([
             name, f"{c.get('wall_s', 0):.1f}", str(c.get("steps", "")), f"{c.get('target_tokens', 0):,}",
@@ -159,7 +161,7 @@ def render_markdown(data: dict[str, Any]) -> str:
             "the numbers show what was measured here, not what a real model would do."
         )
     b = data.get("budget", {})
-    lines += ["", f"Budget (same for both methods): {b.get('description', '')}", "", "## Verdict", ""]
+    lines += ["", f"Budget (same for both approaches): {b.get('description', '')}", "", "## Verdict", ""]
     lines += [f"- {v}" for v in data.get("verdict", [])]
     lines += ["", "## Results (95% CIs; paired differences on the same items)", ""]
     lines.append("| slice | metric | n | base | instruction | finetune | instruction − finetune |")
@@ -251,7 +253,7 @@ def render_html(data: dict[str, Any]) -> str:
             "what a real model would do.</p>"
         )
     b = data.get("budget", {})
-    parts.append(f"<p><b>Budget</b> (same for both methods): {e(str(b.get('description', '')))}</p>")
+    parts.append(f"<p><b>Budget</b> (same for both approaches): {e(str(b.get('description', '')))}</p>")
     parts.append("<h2>Verdict</h2><ul class='verdict'>")
     parts += [f"<li>{e(v)}</li>" for v in data.get("verdict", [])]
     parts.append("</ul>")

@@ -7,6 +7,7 @@ register here when :mod:`tunelab.benchmarks` is imported (the CLI, training and 
 
 from __future__ import annotations
 
+from tunelab.data import _shapes  # noqa: F401 - registers the built-in record shapes
 from tunelab.data._convert import ConvertReport, convert, to_records
 from tunelab.data._dedup import (
     ContaminationReport,

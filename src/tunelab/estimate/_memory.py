@@ -87,6 +87,52 @@ def activation_bytes_per_layer(
     return tokens * (per_token * dtype_bytes + fp32_elems * 4)
 
 
+def _check_inputs(method: str, dtype: str, loss: str, attn: str, sizes: dict[str, int]) -> None:
+    """Raise :class:`InputError` for an unknown method, dtype, loss form or attention, or a size <= 0."""
+    if method not in ("full", "lora", "qlora"):
+        raise InputError(f"unknown method {method!r} (full, lora, qlora)", field="method")
+    if dtype not in DTYPE_BYTES:
+        raise InputError(f"unknown dtype {dtype!r} ({', '.join(DTYPE_BYTES)})", field="dtype")
+    if loss not in ("standard", "chunked"):
+        raise InputError(f"unknown loss form {loss!r} (standard, chunked)", field="loss")
+    if attn not in ("sdpa", "eager"):
+        raise InputError(f"unknown attention implementation {attn!r} (sdpa, eager)", field="attn")
+    for name, v in sizes.items():
+        if v <= 0:
+            raise InputError(f"must be positive, got {v}", field=name)
+
+
+def _parameter_memory(
+    arch: ModelArch, method: str, s: int, lora_r: int, foreach: bool
+) -> tuple[int, float, float, float, float]:
+    """``(trainable params, weights, gradients, optimizer states, AdamW step temporaries)`` in bytes, for
+    ``s`` bytes per weight."""
+    n_total = arch.total_params()
+    if method == "full":
+        trainable = n_total
+        weights = n_total * s
+        grad_b = s
+        optimizer = trainable * (8 + (4 if s < 4 else 0))
+    else:
+        trainable = arch.lora_params(lora_r)
+        block_linears = arch.num_layers * (arch.layer_params() - 2 * arch.hidden_size)
+        other = n_total - block_linears
+        base = block_linears * (NF4_BYTES_PER_PARAM if method == "qlora" else s) + other * s
+        weights = int(base) + trainable * 4  # adapters in fp32
+        grad_b = 4
+        optimizer = trainable * 8
+    gradients = trainable * grad_b
+    if foreach:  # multi-tensor AdamW: sqrt(exp_avg_sq) of every parameter at once, fp32
+        step_temp = trainable * 4
+    elif method == "full":  # one parameter at a time: the largest matrix
+        step_temp = (
+            max(arch.vocab_size * arch.hidden_size, max(a * b for a, b in arch.linear_shapes().values())) * 4
+        )
+    else:
+        step_temp = max(r * max(a, b) for a, b in arch.linear_shapes().values() for r in (lora_r,)) * 4
+    return trainable, weights, gradients, optimizer, step_temp
+
+
 def estimate_memory(
     arch: ModelArch,
     method: str,
@@ -122,48 +168,18 @@ def estimate_memory(
     Raises:
         InputError: unknown method, dtype, loss or non-positive sizes.
     """
-    if method not in ("full", "lora", "qlora"):
-        raise InputError(f"unknown method {method!r} (full, lora, qlora)", field="method")
-    if dtype not in DTYPE_BYTES:
-        raise InputError(f"unknown dtype {dtype!r} ({', '.join(DTYPE_BYTES)})", field="dtype")
-    if loss not in ("standard", "chunked"):
-        raise InputError(f"unknown loss form {loss!r} (standard, chunked)", field="loss")
-    if attn not in ("sdpa", "eager"):
-        raise InputError(f"unknown attention implementation {attn!r} (sdpa, eager)", field="attn")
-    for name, v in (
-        ("seq_len", seq_len),
-        ("batch", batch),
-        ("lora_r", lora_r),
-        ("ce_chunk_tokens", ce_chunk_tokens),
-    ):
-        if v <= 0:
-            raise InputError(f"must be positive, got {v}", field=name)
+    _check_inputs(
+        method,
+        dtype,
+        loss,
+        attn,
+        {"seq_len": seq_len, "batch": batch, "lora_r": lora_r, "ce_chunk_tokens": ce_chunk_tokens},
+    )
     s = DTYPE_BYTES[dtype]
     n_total = arch.total_params()
     tokens = batch * seq_len
 
-    if method == "full":
-        trainable = n_total
-        weights = n_total * s
-        grad_b = s
-        optimizer = trainable * (8 + (4 if s < 4 else 0))
-    else:
-        trainable = arch.lora_params(lora_r)
-        block_linears = arch.num_layers * (arch.layer_params() - 2 * arch.hidden_size)
-        other = n_total - block_linears
-        base = block_linears * (NF4_BYTES_PER_PARAM if method == "qlora" else s) + other * s
-        weights = int(base) + trainable * 4  # adapters in fp32
-        grad_b = 4
-        optimizer = trainable * 8
-    gradients = trainable * grad_b
-    if foreach:  # multi-tensor AdamW: sqrt(exp_avg_sq) of every parameter at once, fp32
-        step_temp = trainable * 4
-    elif method == "full":  # one parameter at a time: the largest matrix
-        step_temp = (
-            max(arch.vocab_size * arch.hidden_size, max(a * b for a, b in arch.linear_shapes().values())) * 4
-        )
-    else:
-        step_temp = max(r * max(a, b) for a, b in arch.linear_shapes().values() for r in (lora_r,)) * 4
+    trainable, weights, gradients, optimizer, step_temp = _parameter_memory(arch, method, s, lora_r, foreach)
 
     per_layer = activation_bytes_per_layer(arch, tokens, seq_len, s, method, lora_r, attn)
     final_norm = tokens * arch.hidden_size * s * (1 if method == "full" else 0)

@@ -190,6 +190,21 @@ def _judge_text(backend: Backend, prompts: list[list[dict[str, str]]], decoding:
     return [g.text for g in backend.generate(prompts, decoding)]
 
 
+def _lc_score(judged: list[PairJudgment], n_bootstrap: int, seed: int, ci_rule: str) -> MetricScore:
+    """The length-controlled win rate of the judged items, with a bootstrap CI over items."""
+
+    def lc_of(js: Sequence[PairJudgment]) -> float:
+        return length_controlled_win_rate(
+            [j.outcome for j in js], [j.len_a for j in js], [j.len_b for j in js]
+        )[0]
+
+    lc, lc_method = length_controlled_win_rate(
+        [j.outcome for j in judged], [j.len_a for j in judged], [j.len_b for j in judged]
+    )
+    ci = bootstrap_ci(judged, n=n_bootstrap, seed=seed, statistic=lc_of)
+    return MetricScore(lc, ci.low, ci.high, len(judged), f"length-controlled win rate: {lc_method}", ci_rule)
+
+
 def judge_pairwise(
     backend: Backend,
     questions: Sequence[str],
@@ -266,22 +281,9 @@ def judge_pairwise(
         return MetricScore(ci.estimate, ci.low, ci.high, len(values), what, ci_rule)
 
     outcomes = [j.outcome for j in judged]
-    lc_name = "length-controlled win rate"
-    if judged:
-        lc, lc_method = length_controlled_win_rate(
-            outcomes, [j.len_a for j in judged], [j.len_b for j in judged]
-        )
-        ci = bootstrap_ci(
-            judged,
-            n=n_bootstrap,
-            seed=seed,
-            statistic=lambda js: length_controlled_win_rate(
-                [j.outcome for j in js], [j.len_a for j in js], [j.len_b for j in js]
-            )[0],
-        )
-        lc_score = MetricScore(lc, ci.low, ci.high, len(judged), f"{lc_name}: {lc_method}", ci_rule)
-    else:
-        lc_score = rate([], lc_name)
+    lc_score = (
+        _lc_score(judged, n_bootstrap, seed, ci_rule) if judged else rate([], "length-controlled win rate")
+    )
     return PairwiseResult(
         judgments=judgments,
         win_rate=rate([float(o == "win") for o in outcomes], "share of judged items A won in both orders"),

@@ -21,10 +21,10 @@ from tunelab.scoring._finqa import (
     execution_accuracy,
     parse_program,
     parse_table_cell,
-    program_accuracy,
     program_answer,
     run_program,
 )
+from tunelab.scoring._finqa_equiv import program_accuracy
 from tunelab.scoring._format import (
     ANSWER_FORMATS,
     EXTRACT_METHODS,

@@ -139,6 +139,47 @@ def _clean_evolved(text: str) -> str:
     return _HEAD_RE.sub("", text.strip()).strip()
 
 
+def _eliminate(
+    rnd: int, rows: list[tuple[str, str, str, Any, str, str, bool]], no_gain_rouge: float, rej: Rejections
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Apply WizardLM's elimination rules to one batch of ``(id, operation, original, generation, evolved,
+    response, judged equal)``: the kept examples (records) and the evolved instruction per kept id."""
+    kept: list[dict[str, Any]] = []
+    done: dict[str, str] = {}
+    for i, op, orig, g, new, resp, eq in rows:
+        rec = {
+            "id": i,
+            "round": rnd + 1,
+            "operation": op,
+            "original": orig,
+            "evolved": new,
+            "response": resp,
+        }
+        problem: tuple[str, str] | None = ("evolved instruction truncated (hit max tokens)", "")
+        if g.finish_reason != "length":
+            problem = elimination_reason(orig, new, resp, no_gain_rouge)
+        if problem is None and eq:
+            problem = ("no information gain", "the model judged the two instructions equal")
+        if problem:
+            rej.add(problem[0], rec, f"evol:{op}", problem[1])
+            continue
+        done[i] = new
+        kept.append(
+            {
+                "id": f"{i}-evol{rnd + 1}",
+                "messages": [{"role": "user", "content": new}, {"role": "assistant", "content": resp}],
+                "meta": {
+                    "source": "evol-instruct",
+                    "evol_round": rnd + 1,
+                    "evol_operation": op,
+                    "parent_id": i,
+                    "parent_instruction": orig,
+                },
+            }
+        )
+    return kept, done
+
+
 def evol_instruct(
     backend: Backend,
     examples: Sequence[Example],
@@ -218,39 +259,9 @@ def evol_instruct(
             )
             equal = [c.text.strip().lower().startswith("equal") for c in checks]
         rej = Rejections()
-        kept: list[dict[str, Any]] = []
-        done: dict[str, str] = {}
-        for i, op, orig, g, new, resp, eq in zip(batch_ids, ops, originals, gens, evolved, responses, equal):
-            rec = {
-                "id": i,
-                "round": rnd + 1,
-                "operation": op,
-                "original": orig,
-                "evolved": new,
-                "response": resp,
-            }
-            problem: tuple[str, str] | None = ("evolved instruction truncated (hit max tokens)", "")
-            if g.finish_reason != "length":
-                problem = elimination_reason(orig, new, resp, no_gain_rouge)
-            if problem is None and eq:
-                problem = ("no information gain", "the model judged the two instructions equal")
-            if problem:
-                rej.add(problem[0], rec, f"evol:{op}", problem[1])
-                continue
-            done[i] = new
-            kept.append(
-                {
-                    "id": f"{i}-evol{rnd + 1}",
-                    "messages": [{"role": "user", "content": new}, {"role": "assistant", "content": resp}],
-                    "meta": {
-                        "source": "evol-instruct",
-                        "evol_round": rnd + 1,
-                        "evol_operation": op,
-                        "parent_id": i,
-                        "parent_instruction": orig,
-                    },
-                }
-            )
+        kept, done = _eliminate(
+            rnd, list(zip(batch_ids, ops, originals, gens, evolved, responses, equal)), no_gain_rouge, rej
+        )
         current.update(done)
         state.commit(kept, rej, len(batch_ids), evolved=done, batch_size=batch_size, round=rnd + 1)
         if progress is not None:

@@ -162,6 +162,25 @@ def _verifiable_tasks() -> set[str]:
     return {t.name for t in list_tasks()}
 
 
+def _judge_gate(items: list[Example], judge: Judge, min_score: int, rej: Rejections) -> list[Example]:
+    """Keep the examples the judge rates at least ``min_score``; record each rejection with its reason."""
+    grades = judge(
+        [instruction_text(ex) for ex in items],
+        [ex.response or "" for ex in items],
+        [ex.id or str(i) for i, ex in enumerate(items)],
+    )
+    passed = []
+    for ex, (rating, raw) in zip(items, grades):
+        if rating is None:
+            rej.add("judge gave no parsable rating", ex, "judge", raw[-200:])
+        elif rating < min_score:
+            rej.add(f"judge rating < {min_score}", ex, "judge", f"rating {rating}")
+        else:
+            ex.meta["judge_rating"] = rating
+            passed.append(ex)
+    return passed
+
+
 def filter_examples(
     examples: Sequence[Example],
     near_dup_threshold: float | None = 0.8,
@@ -254,20 +273,6 @@ def filter_examples(
 
     if judge is not None and items:
         steps.append(f"LLM judge (rating >= {judge_min_score} of 10)")
-        grades = judge(
-            [instruction_text(ex) for ex in items],
-            [ex.response or "" for ex in items],
-            [ex.id or str(i) for i, ex in enumerate(items)],
-        )
-        passed = []
-        for ex, (rating, raw) in zip(items, grades):
-            if rating is None:
-                rej.add("judge gave no parsable rating", ex, "judge", raw[-200:])
-            elif rating < judge_min_score:
-                rej.add(f"judge rating < {judge_min_score}", ex, "judge", f"rating {rating}")
-            else:
-                ex.meta["judge_rating"] = rating
-                passed.append(ex)
-        items = passed
+        items = _judge_gate(items, judge, judge_min_score, rej)
 
     return FilterReport(items, rej, len(examples), steps)

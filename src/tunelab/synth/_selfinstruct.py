@@ -183,6 +183,79 @@ def _parse_instance(text: str) -> tuple[str, str] | None:
     return ("" if inp.lower() in ("<noinput>", "none", "") else inp), m.group("output").strip()
 
 
+def _screen_instructions(
+    next_numbers: list[int],
+    gens: list[Any],
+    batch: int,
+    chat: bool,
+    novelty: NoveltyIndex,
+    rej: Rejections,
+    limits: tuple[int, int, Sequence[str] | None, float],
+) -> tuple[list[str], int]:
+    """The new instructions of one batch that pass the heuristics (``limits``: min words, max words,
+    blacklist, ROUGE-L threshold) and the novelty check, in order, and how many were generated; rejections are recorded."""
+    min_words, max_words, blacklist, rouge_threshold = limits
+    generated = 0
+    accepted: list[str] = []
+    for nxt, g in zip(next_numbers, gens):
+        items, cut = parse_instructions(g.text, g.finish_reason == "length", None if chat else nxt)
+        generated += len(items) + len(cut)
+        for text in cut:
+            rej.add(
+                "truncated instruction (hit max tokens)", {"instruction": text, "batch": batch}, "instruction"
+            )
+        for text in items:
+            rec = {"instruction": text, "batch": batch}
+            problem = instruction_problem(text, min_words, max_words, blacklist)
+            if problem:
+                rej.add(problem[0], rec, "instruction", problem[1])
+                continue
+            d = novelty.check_and_add(text)
+            if not d.novel:
+                rej.add(
+                    f"ROUGE-L > {rouge_threshold} against a kept instruction",
+                    rec,
+                    "instruction",
+                    f"ROUGE-L {d.score:.3f} vs {novelty.texts[d.match]!r}",
+                )
+                continue
+            accepted.append(text)
+    return accepted, generated
+
+
+def _keep_instances(
+    todo: list[str], inst_gens: list[Any], seed: int, batch: int, rej: Rejections
+) -> list[dict[str, Any]]:
+    """Examples (as records) from the instances generated for ``todo``; unusable instances are recorded."""
+    kept: list[dict[str, Any]] = []
+    for j, (text, g) in enumerate(zip(todo, inst_gens)):
+        parsed = _parse_instance(g.text)
+        rec = {"instruction": text, "raw_instance": g.text, "batch": batch}
+        if parsed is None:
+            rej.add("instance without an Output: line", rec, "instance")
+            continue
+        inp, output = parsed
+        problem = output_problem(inp, output, g.finish_reason)
+        if problem:
+            rej.add(problem[0], {**rec, "input": inp, "output": output}, "instance", problem[1])
+            continue
+        user = text + (f"\n\n{inp}" if inp else "")
+        kept.append(
+            {
+                "id": f"self-instruct-{seed}-{batch}-{j}",
+                "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": output}],
+                "meta": {
+                    "source": "self-instruct",
+                    "task": "self_instruct",
+                    "instruction": text,
+                    "input": inp,
+                    "batch": batch,
+                },
+            }
+        )
+    return kept
+
+
 def self_instruct(
     backend: Backend,
     seeds: Sequence[SeedTask],
@@ -255,31 +328,15 @@ def self_instruct(
         ]
         gens = cb.generate([as_prompt(p, chat) for p, _ in prompts], dec_i)
         rej = Rejections()
-        generated = 0
-        accepted: list[str] = []
-        for (_, nxt), g in zip(prompts, gens):
-            items, cut = parse_instructions(g.text, g.finish_reason == "length", None if chat else nxt)
-            generated += len(items) + len(cut)
-            for text in cut:
-                rej.add(
-                    "truncated instruction (hit max tokens)", {"instruction": text, "batch": b}, "instruction"
-                )
-            for text in items:
-                rec = {"instruction": text, "batch": b}
-                problem = instruction_problem(text, min_words, max_words, blacklist)
-                if problem:
-                    rej.add(problem[0], rec, "instruction", problem[1])
-                    continue
-                d = novelty.check_and_add(text)
-                if not d.novel:
-                    rej.add(
-                        f"ROUGE-L > {rouge_threshold} against a kept instruction",
-                        rec,
-                        "instruction",
-                        f"ROUGE-L {d.score:.3f} vs {novelty.texts[d.match]!r}",
-                    )
-                    continue
-                accepted.append(text)
+        accepted, generated = _screen_instructions(
+            [nxt for _, nxt in prompts],
+            gens,
+            b,
+            chat,
+            novelty,
+            rej,
+            (min_words, max_words, blacklist, rouge_threshold),
+        )
         pool.extend(accepted)
         need = n - len(state.kept)
         for text in accepted[need:]:
@@ -288,32 +345,7 @@ def self_instruct(
         inst_gens = cb.generate(
             [as_prompt(_instance_prompt(rng, seeds, t), chat) for t in todo], instance_decoding
         )
-        kept: list[dict[str, Any]] = []
-        for j, (text, g) in enumerate(zip(todo, inst_gens)):
-            parsed = _parse_instance(g.text)
-            rec = {"instruction": text, "raw_instance": g.text, "batch": b}
-            if parsed is None:
-                rej.add("instance without an Output: line", rec, "instance")
-                continue
-            inp, output = parsed
-            problem = output_problem(inp, output, g.finish_reason)
-            if problem:
-                rej.add(problem[0], {**rec, "input": inp, "output": output}, "instance", problem[1])
-                continue
-            user = text + (f"\n\n{inp}" if inp else "")
-            kept.append(
-                {
-                    "id": f"self-instruct-{seed}-{b}-{j}",
-                    "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": output}],
-                    "meta": {
-                        "source": "self-instruct",
-                        "task": "self_instruct",
-                        "instruction": text,
-                        "input": inp,
-                        "batch": b,
-                    },
-                }
-            )
+        kept = _keep_instances(todo, inst_gens, seed, b, rej)
         state.commit(kept, rej, generated, pool_added=accepted)
         if progress is not None:
             progress(state.result(cb, len(state.kept) >= n))

@@ -6,7 +6,7 @@ Importing this package imports torch.
 
 from __future__ import annotations
 
-from tunelab.train._batches import BatchStream, TrainData, build_train_data, collate, read_sources
+from tunelab.train._batches import BatchStream, TrainData, build_train_data, collate, write_examples
 from tunelab.train._checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
 from tunelab.train._loss import CausalLMLoss, chunked_cross_entropy, neftune_hook
 from tunelab.train._monitor import EvalTracker, bf16_is_faster
@@ -33,7 +33,7 @@ __all__ = [
     "lr_multiplier",
     "neftune_hook",
     "prune_checkpoints",
-    "read_sources",
     "save_checkpoint",
     "train",
+    "write_examples",
 ]

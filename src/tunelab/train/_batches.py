@@ -10,20 +10,21 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats a data source may name
 from tunelab.config import Config, SourceConfig
-from tunelab.data import IGNORE_INDEX, Example, encode, encode_with_report, load, pack, split
+from tunelab.data import IGNORE_INDEX, Example, encode, encode_with_report, load, pack, split, write_records
 from tunelab.errors import InputError
 from tunelab.synth import general_text, generate
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SEED_OFFSET", "read_sources"]
+__all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SEED_OFFSET", "write_examples"]
 
 log = logging.getLogger("tunelab")
 
@@ -39,11 +40,16 @@ class TrainData:
         train_rows: rows (``input_ids``, ``labels``, optionally ``position_ids``) ready to batch.
         val_rows: the same for validation (may be empty).
         report: counts per stage (examples per source, dropped, packing efficiency, warnings).
+        train_examples: the examples the run was given to train on, after dedup, the validation split and
+            weighting (before encoding, so those then dropped as over-long are included); replay text is not.
+        val_examples: the validation examples.
     """
 
     train_rows: list[dict[str, Any]]
     val_rows: list[dict[str, Any]]
     report: dict[str, Any] = field(default_factory=dict)
+    train_examples: list[Example] = field(default_factory=list)
+    val_examples: list[Example] = field(default_factory=list)
 
 
 def _read_source(src: SourceConfig, seed: int, where: str) -> list[Example]:
@@ -53,14 +59,6 @@ def _read_source(src: SourceConfig, seed: int, where: str) -> list[Example]:
         return load(src.path, format=src.format)
     assert src.task is not None
     return list(generate(src.task, src.n, seed=seed, templates=src.templates))
-
-
-def read_sources(cfg: Config) -> list[list[Example]]:
-    """Every training source's examples, read or generated exactly as training does (source ``i`` of
-    a synthetic task is generated with seed ``synth.seed + i``), before dedup, split and weighting."""
-    return [
-        _read_source(src, cfg.synth.seed + i, f"data.sources[{i}]") for i, src in enumerate(cfg.data.sources)
-    ]
 
 
 def _weighted(examples: list[Example], weight: float, rng: random.Random) -> list[Example]:
@@ -155,7 +153,7 @@ def build_train_data(cfg: Config, tokenizer: Any) -> TrainData:
     val_ex: list[Example] = []
     for i, src in enumerate(d.sources):
         where = f"data.sources[{i}]"
-        examples = _read_source(src, cfg.synth.seed + i, where)  # the seeding rule of read_sources
+        examples = _read_source(src, cfg.synth.seed + i, where)
         n_read = len(examples)
         if d.dedup:
             seen: set[str] = set()
@@ -214,7 +212,22 @@ def build_train_data(cfg: Config, tokenizer: Any) -> TrainData:
         token_efficiency=round(eff, 4),
         train_target_tokens=n_targets,
     )
-    return TrainData(train_rows, val_rows, report)
+    return TrainData(train_rows, val_rows, report, train_ex, val_ex)
+
+
+def write_examples(data: TrainData, run_dir: Path) -> Path:
+    """Write the run's examples to ``run_dir/data/train.jsonl`` and ``val.jsonl`` (one Example per line), so
+    later stages (the comparison's contamination check) read what the run trained on instead of
+    regenerating it.
+
+    Returns:
+        The folder written.
+    """
+    out = run_dir / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, examples in (("train", data.train_examples), ("val", data.val_examples)):
+        write_records(out / f"{name}.jsonl", [ex.to_dict() for ex in examples])
+    return out
 
 
 def collate(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:

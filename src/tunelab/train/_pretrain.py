@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tunelab.models import FALLBACK_CHAT_TEMPLATE
 from tunelab.synth import dialogue_text, pretraining_corpus
@@ -64,6 +65,52 @@ def _train_tokenizer(texts: list[str]):  # type: ignore[no-untyped-def]
     )
     tok.chat_template = FALLBACK_CHAT_TEMPLATE
     return tok
+
+
+def _pretrain(
+    model: Any,
+    data: Any,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    progress: Callable[[int, int, float], None] | None,
+) -> float:
+    """AdamW over seeded random batches of ``data`` (R, T+1) rows, warmup 5% then cosine to 10%; the last loss."""
+    import torch
+
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
+    warm = max(1, steps // 20)
+
+    def lr_at(s: int) -> float:
+        if s < warm:
+            return lr * (s + 1) / warm
+        p = (s - warm) / max(1, steps - warm)
+        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    n_rows = data.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(n_rows, generator=g)
+    pos = 0
+    for step in range(steps):
+        if pos + batch_size > n_rows:
+            order, pos = torch.randperm(n_rows, generator=g), 0
+        batch = data[order[pos : pos + batch_size]]  # (B, T+1)
+        pos += batch_size
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(input_ids=batch[:, :-1]).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if progress is not None and (step % 20 == 0 or step == steps - 1):
+            loss_val = loss.item()
+            progress(step, steps, loss_val)
+    return float(loss.item())
 
 
 def build_tiny(
@@ -116,37 +163,7 @@ def build_tiny(
         **TINY_ARCH,  # type: ignore[arg-type]
     )
     model = LlamaForCausalLM(cfg)
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
-    warm = max(1, steps // 20)
-
-    def lr_at(s: int) -> float:
-        if s < warm:
-            return lr * (s + 1) / warm
-        p = (s - warm) / max(1, steps - warm)
-        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
-
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(n_rows, generator=g)
-    pos = 0
-    loss_val = float("nan")
-    for step in range(steps):
-        if pos + batch_size > n_rows:
-            order, pos = torch.randperm(n_rows, generator=g), 0
-        batch = data[order[pos : pos + batch_size]]  # (B, T+1)
-        pos += batch_size
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(input_ids=batch[:, :-1]).logits  # (B, T, V)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if progress is not None and (step % 20 == 0 or step == steps - 1):
-            loss_val = loss.item()
-            progress(step, steps, loss_val)
+    loss_val = _pretrain(model, data, steps, batch_size, lr, seed, progress)
 
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
@@ -166,7 +183,7 @@ def build_tiny(
                 "steps": steps,
                 "tokens_seen": steps * batch_size * seq_len,
                 "corpus_tokens": len(stream),
-                "final_loss": round(loss.item(), 4),
+                "final_loss": round(loss_val, 4),
                 "build_seconds": round(time.time() - t0, 1),
                 "rebuild": "tunelab model tiny --rebuild --out DIR",
             },

@@ -27,9 +27,7 @@ import torch
 from tunelab._atomic import atomic_dir, write_text_atomic
 from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
-from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
-from tunelab.train._attention import check_packing_support, register_segment_attention
-from tunelab.train._batches import BatchStream, build_train_data, collate
+from tunelab.train._batches import BatchStream, build_train_data, collate, write_examples
 from tunelab.train._checkpoint import (
     latest_checkpoint,
     prune_checkpoints,
@@ -38,8 +36,9 @@ from tunelab.train._checkpoint import (
     save_model,
 )
 from tunelab.train._loss import CausalLMLoss, decoder_and_head, neftune_hook
-from tunelab.train._monitor import EvalTracker, MetricsWriter, Progress, bf16_is_faster, peak_memory_gib
+from tunelab.train._monitor import EvalTracker, MetricsWriter, Progress, peak_memory_gib
 from tunelab.train._optim import build_optimizer, build_scheduler
+from tunelab.train._setup import load_for_training, make_accelerator
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -142,67 +141,7 @@ def evaluate_loss(
     return float(sums[0] / sums[1].clamp(min=1.0))
 
 
-# ------------------------------------------------------------------------------------ setup
-
-
-def _accelerator(config: Config) -> Accelerator:
-    from accelerate import Accelerator
-
-    device = pick_device(config.model.device)
-    bf16 = {"on": True, "off": False}.get(config.train.bf16, bf16_is_faster(device))
-    trackers = []
-    for name in config.train.report_to:
-        module = {"tensorboard": "tensorboard", "mlflow": "mlflow"}.get(name)
-        if module is None:
-            raise InputError(f"unknown tracker {name!r} (tensorboard, mlflow)", field="train.report_to")
-        try:
-            __import__(module)
-        except ImportError as e:
-            raise InputError(f"{name} is not installed: pip install {module}", field="train.report_to") from e
-        trackers.append(name)
-    from accelerate.state import AcceleratorState, PartialState
-
-    if AcceleratorState._shared_state and PartialState().num_processes == 1:
-        # a second run in the same process (tests, compare) may use other precision settings;
-        # accelerate keeps a process-wide singleton, which is safe to reset without a process group
-        AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(
-        cpu=device == "cpu",
-        mixed_precision="bf16" if bf16 else "no",
-        log_with=trackers or None,
-        project_dir=str(config.run_dir),
-    )
-
-
-def _load_model(config: Config, accelerator_device: str) -> tuple[Any, Any]:
-    m, t = config.model, config.train
-    tokenizer = load_tokenizer(m.name_or_path, m.chat_template, m.trust_remote_code, m.revision)
-    if t.method == "qlora":
-        model = load_qlora_base(m.name_or_path, m.trust_remote_code, m.revision)
-    else:
-        model = load_model(
-            m.name_or_path, m.dtype, "cpu", m.trust_remote_code, m.revision
-        )  # accelerate places it
-    model.config.use_cache = False
-    if config.data.packing:
-        check_packing_support(accelerator_device)
-    if config.data.packing and model.config._attn_implementation == "sdpa" and accelerator_device == "cpu":
-        # per-example causal attention instead of a (B, 1, T, T) block-diagonal mask (on GPUs,
-        # sdpa's masked kernels or flash-attention varlen do better than a Python loop)
-        model.set_attn_implementation(register_segment_attention())
-    if t.dropout > 0:  # attention dropout lives on each attention module (read at forward time)
-        model.config.attention_dropout = t.dropout
-        for mod in model.modules():
-            if isinstance(getattr(mod, "attention_dropout", None), float):
-                mod.attention_dropout = t.dropout
-    if t.grad_ckpt:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if t.method in ("lora", "qlora"):
-        lc = config.lora
-        model = apply_lora(
-            model, lc.r, lc.alpha, lc.dropout, lc.target_modules, lc.dora, quantized=t.method == "qlora"
-        )
-    return model, tokenizer
+# ------------------------------------------------------------------------------------ save (setup: _setup.py)
 
 
 def _save_final(
@@ -254,14 +193,16 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     ckpt_root = run_dir / "checkpoints"
 
     # ---- setup: accelerator, model, data, optimizer
-    accelerator = _accelerator(config)
+    accelerator = make_accelerator(config)
     set_seed(tc.seed)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         dump_config(config, run_dir / "config.yaml")
-    model, tokenizer = _load_model(config, accelerator.device.type)
+    model, tokenizer = load_for_training(config, accelerator.device.type)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     data = build_train_data(config, tokenizer)
+    if accelerator.is_main_process:
+        write_examples(data, run_dir)  # run_dir/data/{train,val}.jsonl: what this run was given
     world, rank = accelerator.num_processes, accelerator.process_index
     stream = BatchStream(
         data.train_rows, tc.batch_size, config.data.shuffle_seed + tc.seed, pad_id, world, rank

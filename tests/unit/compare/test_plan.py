@@ -23,13 +23,17 @@ def test_shipped_comparison_configs_plan(name: str) -> None:
     # the same budget: steps, batch, row length, optimizer settings
     assert inst.train == fine.train and inst.data.max_length == fine.data.max_length
     assert inst.model == fine.model == cfg.model
-    # the methods differ in data, templates and rendering only
+    # the approaches differ in data, templates and rendering only
     assert {s.task for s in inst.data.sources} == set(cfg.compare.instruction_tasks)
     assert all(s.templates == "train" for s in inst.data.sources) and inst.data.render == "chat"
     assert [s.task for s in fine.data.sources] == [cfg.compare.target_task]
     assert fine.data.sources[0].templates == "finetune" and fine.data.render == "plain"
     assert sum(s.n for s in inst.data.sources) == sum(s.n for s in fine.data.sources)
     assert not set(cfg.compare.heldout_tasks) & set(cfg.compare.instruction_tasks)
+    # the approach of each run is its shipped preset's: template slice, rendering, loss mask
+    for run, preset in ((inst, load_config("instruction")), (fine, load_config("finetune"))):
+        assert {s.templates for s in run.data.sources} == {s.templates for s in preset.data.sources}
+        assert (run.data.render, run.data.mask) == (preset.data.render, preset.data.mask)
 
 
 def test_heldout_task_in_mixture_is_refused() -> None:

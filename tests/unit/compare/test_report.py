@@ -75,7 +75,7 @@ def run_dir(tmp_path: Path) -> Path:
             higher_is_better=False,
         ),
     }
-    methods = {
+    approaches = {
         m: {
             "curve": curve,
             "overfitting": over,
@@ -97,8 +97,8 @@ def run_dir(tmp_path: Path) -> Path:
         "seed": 0,
         "budget": {"description": "200 steps"},
         "slices": slices,
-        "methods": methods,
-        "verdict": write_verdict(slices, methods),
+        "approaches": approaches,
+        "verdict": write_verdict(slices, approaches),
         "decoding": {"greedy": True},
     }
     (tmp_path / "compare.json").write_text(json.dumps(data))
@@ -137,3 +137,14 @@ def test_report_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
 def test_missing_comparison_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="compare.json"):
         load_comparison(tmp_path)
+
+
+def test_a_comparison_written_with_the_old_methods_key_still_loads(run_dir: Path, tmp_path: Path) -> None:
+    """compare.json names the two runs ``approaches`` (instruction tuning vs fine-tuning; ``method`` is
+    full/LoRA); a file written before the rename, with ``methods``, reads the same for one release."""
+    data = json.loads((run_dir / "compare.json").read_text())
+    old = tmp_path / "old"
+    old.mkdir()
+    data["methods"] = data.pop("approaches")
+    (old / "compare.json").write_text(json.dumps(data))
+    assert load_comparison(old)["approaches"] == load_comparison(run_dir)["approaches"]

@@ -14,7 +14,7 @@ from tunelab.scoring import (
     program_answer,
     run_program,
 )
-from tunelab.scoring._finqa import _canonical, _program_tree
+from tunelab.scoring._finqa_equiv import _canonical, _program_tree
 
 TABLE = [
     ["", "2019", "2018", "2017"],

@@ -21,9 +21,9 @@ PUBLIC = {
     "lr_multiplier",
     "neftune_hook",
     "prune_checkpoints",
-    "read_sources",
     "save_checkpoint",
     "train",
+    "write_examples",
     "TrainData",
     "TrainResult",
 }
