@@ -1,4 +1,4 @@
-"""``tunelab model``: write the embedded tiny base model, describe a model, merge an adapter."""
+"""``tunelab model``: write the embedded tiny base model, describe a model, merge an adapter, export GGUF."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tunelab.models import is_tiny, load_tokenizer, resolve_model_path, write_ti
 
 @click.group()
 def model() -> None:
-    """Write the tiny base model, inspect a model, merge a LoRA adapter."""
+    """Write the tiny base model, inspect a model, merge a LoRA adapter, export to GGUF."""
 
 
 @model.command("tiny")
@@ -127,3 +127,7 @@ def info(model_dir: str, as_json: bool) -> None:
 from tunelab.cli._merge_cmd import merge_cmd  # noqa: E402  (the merge command lives with the LoRA code)
 
 model.add_command(merge_cmd, "merge")
+
+from tunelab.cli._export_cmd import export_cmd  # noqa: E402  (GGUF export lives with the models layer)
+
+model.add_command(export_cmd, "export")

@@ -28,6 +28,7 @@ from tunelab.generation._generate import (
     render_prompt,
     trim_at_stop,
 )
+from tunelab.generation._vllm import import_vllm, vllm_server_command
 
 __all__ = [
     "Backend",
@@ -42,8 +43,10 @@ __all__ = [
     "encode_prompts",
     "generate",
     "generate_ids",
+    "import_vllm",
     "is_oom_error",
     "make_backend",
     "render_prompt",
     "trim_at_stop",
+    "vllm_server_command",
 ]

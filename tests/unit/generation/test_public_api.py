@@ -11,6 +11,7 @@ PUBLIC = {
     "encode_prompts",
     "generate",
     "generate_ids",
+    "import_vllm",
     "Generation",
     "is_oom_error",
     "make_backend",
@@ -21,6 +22,7 @@ PUBLIC = {
     "TransformersBackend",
     "trim_at_stop",
     "VLLMBackend",
+    "vllm_server_command",
 }
 
 
