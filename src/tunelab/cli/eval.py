@@ -9,7 +9,7 @@ import click
 from tunelab.cli._common import handle_errors
 from tunelab.errors import InputError
 from tunelab.evaluate import DataSpec, evaluate_model, load_suite, scores_table
-from tunelab.generation import OpenAIBackend
+from tunelab.generation import OpenAIBackend, VLLMBackend
 from tunelab.models import load_for_inference, load_tokenizer
 
 __all__ = ["eval_cmd"]
@@ -30,6 +30,14 @@ __all__ = ["eval_cmd"]
 @click.option("--batch-size", type=int, default=None, help="Generation batch size (default: automatic).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--dtype", default="float32", show_default=True, help="auto, float32, bfloat16 or float16.")
+@click.option(
+    "--backend",
+    "backend_name",
+    default="transformers",
+    show_default=True,
+    type=click.Choice(["transformers", "vllm"]),
+    help="Local generation engine: tunelab's decode loop, or vLLM (CUDA GPU; LoRA through vLLM's LoRA support).",
+)
 @click.option("--base-url", default=None, help="Generate through this OpenAI-compatible endpoint instead.")
 @click.option("--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --base-url.")
 @handle_errors
@@ -44,6 +52,7 @@ def eval_cmd(
     batch_size: int | None,
     device: str,
     dtype: str,
+    backend_name: str,
     base_url: str | None,
     api_key: str | None,
 ) -> None:
@@ -64,9 +73,15 @@ def eval_cmd(
         suite.data = [DataSpec(path=data_path, format=fmt)]
         suite.source = None
         suite.validate()
-    backend = None
+    backend: Any = None
     model: Any = None
-    if base_url is not None and suite.kind == "generate":
+    if backend_name == "vllm":
+        if base_url is not None or suite.kind != "generate":
+            why = "--base-url" if base_url is not None else f"a {suite.kind} suite (generation suites only)"
+            raise InputError(f"--backend vllm cannot be combined with {why}", field="--backend")
+        backend = VLLMBackend(model_path, adapter=adapter, dtype=dtype)
+        tokenizer = backend.tokenizer
+    elif base_url is not None and suite.kind == "generate":
         tokenizer = load_tokenizer(model_path)
         backend = OpenAIBackend(base_url, model=model_path, api_key=api_key)
     else:

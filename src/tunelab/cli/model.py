@@ -1,5 +1,5 @@
 """``tunelab model``: obtain a registered model, write the embedded tiny base model, describe a model,
-merge an adapter."""
+merge an adapter, export GGUF."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tunelab.models import (
 
 @click.group()
 def model() -> None:
-    """Obtain a registered model, write the tiny base model, inspect a model, merge a LoRA adapter."""
+    """Obtain a registered model, write the tiny base model, inspect a model, merge a LoRA adapter, export GGUF."""
 
 
 @model.command("get")
@@ -180,3 +180,7 @@ def info(model_dir: str, as_json: bool) -> None:
 from tunelab.cli._merge_cmd import merge_cmd  # noqa: E402  (the merge command lives with the LoRA code)
 
 model.add_command(merge_cmd, "merge")
+
+from tunelab.cli._export_cmd import export_cmd  # noqa: E402  (GGUF export lives with the models layer)
+
+model.add_command(export_cmd, "export")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tunelab.cli._common import handle_errors
-from tunelab.serve import run_server
+from tunelab.serve import run_server, run_vllm_server
 
 __all__ = ["serve"]
 
@@ -67,6 +67,14 @@ __all__ = ["serve"]
 )
 @click.option("--model-name", default=None, help="Model id listed by /v1/models (default: the folder name).")
 @click.option(
+    "--backend",
+    "backend_name",
+    default="transformers",
+    show_default=True,
+    type=click.Choice(["transformers", "vllm"]),
+    help="tunelab's server, or vLLM's own (CUDA GPU; tunelab's chat template, LoRA through vLLM).",
+)
+@click.option(
     "--dtype",
     default="float32",
     show_default=True,
@@ -89,6 +97,7 @@ def serve(
     request_timeout: float,
     header_timeout: float,
     model_name: str | None,
+    backend_name: str,
     dtype: str,
     device: str,
 ) -> None:
@@ -99,6 +108,9 @@ def serve(
     Streaming (stream=true) sends server-sent events token by token. GET /metrics serves
     Prometheus metrics. SIGINT/SIGTERM stop accepting, finish in-flight requests, then exit 0.
     """
+    if backend_name == "vllm":  # vLLM's server; the size limits above are tunelab's server's own
+        run_vllm_server(model_dir, adapter, host, port, api_key, model_name)
+        return
     run_server(
         model_dir,
         adapter=adapter,

@@ -7,7 +7,7 @@ command-line style arguments. Importing this package does not import torch.
 
 The pieces of one decode step are public too, for a caller that runs its own step loop (the server's
 continuous batching admits and releases rows between steps): :func:`prefill` (the prompt pass of a
-left-padded group), :func:`join_running` (KV caches joined into one running batch), :func:`cache_joinable`,
+left-padded group), :func:`join_groups` (KV caches joined into one running batch), :func:`joinable`,
 :func:`length_groups`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
 and the :class:`Running` batch state.
 """
@@ -32,42 +32,29 @@ from tunelab.generation._generate import (
     generate,
     generate_ids,
     is_oom_error,
+    length_groups,
+    next_tokens,
     render_prompt,
     trim_at_stop,
 )
-from tunelab.generation._generate import (
-    _cache_of as cache_of,
+from tunelab.generation._kvcache import (
+    Running,
+    cache_of,
+    forward_kwargs,
+    join_groups,
+    joinable,
+    prefill,
 )
-from tunelab.generation._generate import (
-    _forward_kwargs as forward_kwargs,
-)
-from tunelab.generation._generate import (
-    _join as join_running,
-)
-from tunelab.generation._generate import (
-    _joinable as cache_joinable,
-)
-from tunelab.generation._generate import (
-    _length_groups as length_groups,
-)
-from tunelab.generation._generate import (
-    _next_tokens as next_tokens,
-)
-from tunelab.generation._generate import (
-    _prefill as prefill,
-)
-from tunelab.generation._generate import (
-    _Running as Running,
-)
+from tunelab.generation._vllm import import_vllm, vllm_server_command
 
 __all__ = [
     "Backend",
     "Running",
-    "cache_joinable",
+    "joinable",
     "cache_of",
     "eos_token_ids",
     "forward_kwargs",
-    "join_running",
+    "join_groups",
     "length_groups",
     "next_tokens",
     "prefill",
@@ -82,8 +69,10 @@ __all__ = [
     "encode_prompts",
     "generate",
     "generate_ids",
+    "import_vllm",
     "is_oom_error",
     "make_backend",
     "render_prompt",
     "trim_at_stop",
+    "vllm_server_command",
 ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from tunelab.errors import InputError, TunelabError
 from tunelab.generation._generate import Decoding, Generation, generate, render_prompt, trim_at_stop
+from tunelab.generation._vllm import VLLMBackend
 from tunelab.models import load_for_inference
 
 if TYPE_CHECKING:
@@ -180,53 +181,6 @@ class OpenAIBackend:
             "model": self.model,
             "concurrency": self.concurrency,
             "max_retries": self.max_retries,
-        }
-
-
-class VLLMBackend:
-    """vLLM offline generation (GPU only; not tested on the CPU machines this project's CI uses).
-
-    Args:
-        model_path: model folder or hub id.
-        **engine_kwargs: passed to ``vllm.LLM`` (``tensor_parallel_size``, ``dtype``, ``max_model_len`` ...).
-
-    Raises:
-        TunelabError: vLLM is not installed.
-    """
-
-    def __init__(self, model_path: str, **engine_kwargs: Any) -> None:
-        try:
-            import vllm
-        except ImportError as e:
-            raise TunelabError("the vllm backend needs `pip install vllm` (and a GPU)") from e
-        self._vllm = vllm
-        self.model_path = model_path
-        self.llm = vllm.LLM(model=model_path, **engine_kwargs)
-
-    def generate(self, prompts: Sequence[Prompt], decoding: Decoding) -> list[Generation]:
-        tok = self.llm.get_tokenizer()
-        texts = [p if isinstance(p, str) else render_prompt(p, tok, "chat") for p in prompts]
-        params = self._vllm.SamplingParams(
-            temperature=decoding.temperature,
-            top_p=decoding.top_p,
-            max_tokens=decoding.max_new_tokens,
-            stop=list(decoding.stop) or None,
-            seed=None if decoding.greedy else decoding.seed,
-        )
-        outs = self.llm.generate(texts, params)
-        gens = []
-        for o in outs:
-            c = o.outputs[0]
-            text, stopped = trim_at_stop(c.text, decoding.stop)
-            reason = "stop" if stopped or c.finish_reason == "stop" else "length"
-            gens.append(Generation(text, list(c.token_ids), len(o.prompt_token_ids or []), reason))
-        return gens
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "backend": "vllm",
-            "model": self.model_path,
-            "vllm_version": getattr(self._vllm, "__version__", ""),
         }
 
 

@@ -196,7 +196,7 @@ def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) ->
     return stop_token_ids(tokenizer, getattr(getattr(model, "generation_config", None), "eos_token_id", None))
 
 
-def _next_tokens(logits: torch.Tensor, decoding: Decoding, gen: torch.Generator | None) -> torch.Tensor:
+def next_tokens(logits: torch.Tensor, decoding: Decoding, gen: torch.Generator | None) -> torch.Tensor:
     """Greedy argmax, or a temperature / nucleus (top-p) sample, of each row's last-position logits."""
     import torch
 
@@ -216,7 +216,7 @@ def _next_tokens(logits: torch.Tensor, decoding: Decoding, gen: torch.Generator 
 MIN_LENGTH_FRACTION = 0.9
 
 
-def _length_groups(lengths: Sequence[int]) -> list[list[int]]:
+def length_groups(lengths: Sequence[int]) -> list[list[int]]:
     """Split positions of ``lengths`` (sorted longest first) into runs no shorter than
     :data:`MIN_LENGTH_FRACTION` of each run's first: the prompt pass of a very mixed batch spends its
     compute on padding."""
@@ -251,7 +251,7 @@ def _decode(
     rows, cache, attention, last_pos, logits = run.rows, run.cache, run.attention, run.last_pos, run.logits
     done: set[int] = set()
     for _ in range(decoding.max_new_tokens):
-        nxt = _next_tokens(logits, decoding, gen)
+        nxt = next_tokens(logits, decoding, gen)
         for r, t in zip(rows, nxt.tolist()):
             if r in done:
                 continue
@@ -312,7 +312,7 @@ def _run_batch(
     with torch.inference_mode():
         parts = [
             prefill(model, [batch[i] for i in g], g, pad_id, fw[1])
-            for g in _length_groups([len(b) for b in batch])
+            for g in length_groups([len(b) for b in batch])
         ]
         if all(joinable(p.cache) for p in parts):
             parts = [join_groups(parts, decoding.max_new_tokens)]

@@ -1,5 +1,5 @@
 """Model loading (hub id, folder, or a registered model obtained from the package index), the shipped
-tiny base model, LoRA wiring and merging.
+tiny base model, LoRA wiring and merging, GGUF export.
 
 The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the code that pretrains it in
 :mod:`tunelab.train` (``build_tiny``). Importing this package does not import torch.
@@ -8,6 +8,8 @@ The text the tiny model was pretrained on lives in :mod:`tunelab.synth` and the 
 from __future__ import annotations
 
 from tunelab.models._fetch import FIND_LINKS_ENV, fetch_model, is_complete, read_provenance
+from tunelab.models._gguf import GGUF_QUANTS, GGUFExport, export_gguf, write_gguf
+from tunelab.models._gguf_verify import VerifyReport, load_gguf_model, verify_gguf
 from tunelab.models._inference import load_for_inference
 from tunelab.models._load import (
     FALLBACK_CHAT_TEMPLATE,
@@ -23,6 +25,7 @@ from tunelab.models._load import (
 )
 from tunelab.models._lora import apply_lora, load_qlora_base, trainable_parameters
 from tunelab.models._merge import merge_adapter
+from tunelab.models._modelfile import write_modelfile
 from tunelab.models._registry import (
     PROVENANCE_FILE,
     REGISTRY,
@@ -47,6 +50,14 @@ __all__ = [
     "model_cache_path",
     "read_provenance",
     "registered_names",
+    "GGUF_QUANTS",
+    "GGUFExport",
+    "VerifyReport",
+    "export_gguf",
+    "load_gguf_model",
+    "verify_gguf",
+    "write_gguf",
+    "write_modelfile",
     "apply_lora",
     "load_qlora_base",
     "merge_adapter",

@@ -3,7 +3,8 @@
 - :func:`create_app` builds the FastAPI app around a loaded model (``/v1/models``,
   ``/v1/chat/completions``, ``/v1/completions``; SSE streaming; continuous batching with a bounded
   queue; Prometheus ``/metrics``).
-- :func:`run_server` serves from the command line until SIGINT/SIGTERM (``tunelab serve``).
+- :func:`run_server` serves from the command line until SIGINT/SIGTERM (``tunelab serve``);
+  :func:`run_vllm_server` hands over to vLLM's own server instead (``tunelab serve --backend vllm``).
 - :func:`start_background_server` runs a real server on a free loopback port in a thread and
   returns a handle with ``base_url``, ``model_name`` and ``stop()``: the way other tunelab parts
   and tests talk to a local model through the ``openai`` client.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         run_server,
         start_background_server,
     )
+    from tunelab.serve._vllm import run_vllm_server
 
 __all__ = [
     "create_app",
@@ -35,6 +37,7 @@ __all__ = [
     "build_app",
     "load_for_serving",
     "run_server",
+    "run_vllm_server",
     "start_background_server",
 ]
 
@@ -47,6 +50,7 @@ _WHERE = {
     "build_app": "_server",
     "load_for_serving": "_server",
     "run_server": "_server",
+    "run_vllm_server": "_vllm",
     "start_background_server": "_server",
 }
 

@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 from tunelab.generation import (
     Decoding,
     Running,
-    cache_joinable,
     cache_of,
     eos_token_ids,
     forward_kwargs,
-    join_running,
+    join_groups,
+    joinable,
     length_groups,
     next_tokens,
     prefill,
@@ -235,11 +235,11 @@ class GenerationEngine:
             prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw[1]) for g in groups
         ]
         if self._joins is None:
-            self._joins = all(cache_joinable(p.cache) for p in parts)
+            self._joins = all(joinable(p.cache) for p in parts)
         if self._joins:
             running = [self._batch] if self._batch is not None else []
             headroom = max(row.remaining for row in self._rows + rows)
-            self._batch = join_running(running + parts, headroom)
+            self._batch = join_groups(running + parts, headroom)
         else:
             (self._batch,) = parts
         self._rows += [rows[i] for p in parts for i in p.rows]
@@ -329,7 +329,7 @@ class GenerationEngine:
         for li, layer in enumerate(b.cache.layers):
             b.cache.layers[li] = _KV(layer.keys[sel, :, cut:], layer.values[sel, :, cut:])
         packed = Running(list(range(len(keep))), b.cache, attention[:, cut:], b.last_pos[sel], b.logits[sel])
-        self._batch = join_running([packed], max(row.remaining for row in self._rows))
+        self._batch = join_groups([packed], max(row.remaining for row in self._rows))
 
 
 def _timeout(row: Row) -> None:

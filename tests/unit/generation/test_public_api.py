@@ -6,11 +6,11 @@ import tunelab.generation as pkg
 
 PUBLIC = {
     "Backend",
-    "cache_joinable",
+    "joinable",
     "cache_of",
     "eos_token_ids",
     "forward_kwargs",
-    "join_running",
+    "join_groups",
     "length_groups",
     "next_tokens",
     "prefill",
@@ -20,6 +20,7 @@ PUBLIC = {
     "encode_prompts",
     "generate",
     "generate_ids",
+    "import_vllm",
     "Generation",
     "is_oom_error",
     "make_backend",
@@ -30,6 +31,7 @@ PUBLIC = {
     "TransformersBackend",
     "trim_at_stop",
     "VLLMBackend",
+    "vllm_server_command",
 }
 
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 import tunelab.models as pkg
 
 PUBLIC = {
+    "GGUF_QUANTS",
+    "GGUFExport",
+    "VerifyReport",
+    "export_gguf",
+    "load_gguf_model",
+    "verify_gguf",
+    "write_gguf",
+    "write_modelfile",
     "apply_lora",
     "cache_dir",
     "describe_source",

@@ -13,6 +13,7 @@ PUBLIC = {
     "GenerationRequest",
     "load_for_serving",
     "run_server",
+    "run_vllm_server",
     "start_background_server",
 }
 
