@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import tunelab.config
+from tunelab._atomic import write_text_atomic
 from tunelab.config import Config, config_to_dict, load_config
 from tunelab.errors import InputError, TunelabError
 from tunelab.ui._runs import run_path
@@ -151,10 +152,7 @@ class JobManager:
             "returncode": returncode,
             "argv": ["tunelab", "compare", "ui/launch.yaml"],
         }
-        p = job.run_dir / "ui" / "job.json"
-        tmp = p.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=1), encoding="utf-8")
-        tmp.replace(p)
+        write_text_atomic(job.run_dir / "ui" / "job.json", json.dumps(info, indent=1))
 
     def launch(self, cfg: Config, yaml_text: str) -> Job:
         """Write ``RUN_DIR/ui/launch.yaml`` and start ``tunelab compare`` on it.
