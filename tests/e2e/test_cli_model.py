@@ -51,5 +51,6 @@ def test_help_lists_every_command_group() -> None:
         "report",
         "estimate",
         "serve",
+        "ui",
     ]:
         assert f"  {name}" in r.stdout

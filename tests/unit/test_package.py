@@ -7,7 +7,7 @@ import tunelab
 def test_import_is_light() -> None:
     code = (
         "import sys, tunelab, tunelab.config, tunelab.data, tunelab.cli, tunelab.models, tunelab.evaluate, "
-        "tunelab.synth, tunelab.scoring, tunelab.generation, tunelab.benchmarks, tunelab.compare\n"
+        "tunelab.synth, tunelab.scoring, tunelab.generation, tunelab.benchmarks, tunelab.compare, tunelab.ui\n"
         "heavy = [m for m in ('torch', 'transformers', 'peft', 'accelerate', 'datasets') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )

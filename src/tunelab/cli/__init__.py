@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("tunelab.cli.compare", "report", "Render report.html and report.md for run directories."),
     "estimate": ("tunelab.cli.estimate", "estimate", "Memory and compute estimates (JSON on stdout)."),
     "serve": ("tunelab.cli.serve", "serve", "OpenAI-compatible HTTP server for a model."),
+    "ui": ("tunelab.cli.ui", "ui", "Local web app: launch, watch, browse, judge blind, chat."),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab._atomic import write_text_atomic
+from tunelab.compare._human import human_html, human_judgement, human_markdown
 from tunelab.compare._plots import loss_curves_png, slice_bars_png
 from tunelab.errors import InputError
 
@@ -188,6 +189,8 @@ def render_markdown(data: dict[str, Any]) -> str:
                 if m in e["outputs"]:
                     lines.append(f"  - {m}: `{_short(e['outputs'][m])}`")
         lines.append("")
+    if data.get("human"):
+        lines += human_markdown(data["human"])
     lines += ["## How these numbers were computed", ""]
     for r in _slice_rows(data):
         s = r["slice"]
@@ -298,6 +301,8 @@ def render_html(data: dict[str, Any]) -> str:
             parts += [f"<td><pre>{e(_short(x['outputs'].get(m, ''), 300))}</pre></td>" for m in MODELS]
             parts.append("</tr>")
         parts.append("</table>")
+    if data.get("human"):
+        parts.append(human_html(data["human"]))
     parts.append("<h2>How these numbers were computed</h2><ul>")
     for r in rows:
         s = r["slice"]
@@ -316,13 +321,17 @@ def render_html(data: dict[str, Any]) -> str:
 
 
 def render_report(run_dir: str | Path, data: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """Write ``report.html`` and ``report.md`` into ``run_dir``.
+    """Write ``report.html`` and ``report.md`` into ``run_dir`` (with a "Human judgement" section when
+    ``run_dir/human/`` holds votes).
 
     Returns:
         The two paths.
     """
     rd = Path(run_dir)
     d = data if data is not None else load_comparison(rd)
+    human = human_judgement(rd, seed=int(d.get("seed") or 0))
+    if human is not None:
+        d = {**d, "human": human}
     html_path, md_path = rd / "report.html", rd / "report.md"
     write_text_atomic(html_path, render_html(d))
     write_text_atomic(md_path, render_markdown(d))

@@ -7,7 +7,8 @@ through :mod:`tunelab.generation`'s backends. Importing this package does not im
 
 from __future__ import annotations
 
-from tunelab.evaluate._human import ReviewExport, ReviewResult, export_review, import_review
+from tunelab.evaluate._human import PREFERENCES as REVIEW_PREFERENCES
+from tunelab.evaluate._human import ReviewExport, ReviewResult, export_review, import_review, review_sheets
 from tunelab.evaluate._items import load_items, load_texts
 from tunelab.evaluate._judge import (
     PairwiseResult,
@@ -40,6 +41,7 @@ __all__ = [
     "PerplexityResult",
     "PerplexitySpec",
     "PromptSpec",
+    "REVIEW_PREFERENCES",
     "ReviewExport",
     "ReviewResult",
     "SingleGradeResult",
@@ -56,6 +58,7 @@ __all__ = [
     "load_texts",
     "perplexity",
     "rating_judge",
+    "review_sheets",
     "score_choices",
     "scores_table",
     "suite_from_dict",

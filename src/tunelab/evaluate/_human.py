@@ -3,16 +3,17 @@
 Export writes, for the same items:
 
 - ``review.csv``: ``item, prompt, left, right, preference, rater, comment``; raters fill ``preference`` with
-  ``left``, ``right`` or ``tie`` (and their name in ``rater``, or one file per rater);
+  ``left``, ``right``, ``tie`` or ``both_bad`` (and their name in ``rater``, or one file per rater);
 - ``review_labelstudio.json`` (tasks) and ``labelstudio_config.xml`` (a Choices control named ``preference``)
   for Label Studio;
 - ``review_mapping.json``: the side file that un-blinds: for each item which system sits on the left. The
   side is drawn per item from ``random.Random(seed)``, so raters cannot learn a position.
 
-Import reads filled CSVs and/or Label Studio exports, un-blinds with the mapping, and reports system A's
-win/tie/loss rates over all judgments with bootstrap CIs (resampling items, so several raters of one item
+Import reads filled CSVs, Label Studio exports and/or ``votes.jsonl`` files (one JSON object per line with the
+CSV's ``item``, ``preference``, ``rater`` and ``comment`` fields, as ``tunelab ui`` writes them), un-blinds with
+the mapping, and reports system A's win/tie/loss (and both-bad) rates over all judgments with bootstrap CIs (resampling items, so several raters of one item
 stay together) and, with two or more raters, Cohen's kappa for each pair of raters on their shared items
-(``sklearn.metrics.cohen_kappa_score`` on the un-blinded labels ``a``/``b``/``tie``).
+(``sklearn.metrics.cohen_kappa_score`` on the un-blinded labels ``a``/``b``/``tie``/``both_bad``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from tunelab._atomic import atomic_open, write_text_atomic
 from tunelab.errors import InputError
 from tunelab.scoring import MetricScore, bootstrap_ci
 
-__all__ = ["ReviewExport", "ReviewResult", "export_review", "import_review", "PREFERENCES"]
+__all__ = ["ReviewExport", "ReviewResult", "export_review", "import_review", "review_sheets", "PREFERENCES"]
 
-PREFERENCES = ("left", "right", "tie")
+PREFERENCES = ("left", "right", "tie", "both_bad")
+OUTCOMES = ("a", "b", "tie", "both_bad")  # un-blinded
 CSV_COLUMNS = ("item", "prompt", "left", "right", "preference", "rater", "comment")
 LS_CONFIG = """<View>
   <Header value="Which answer is better?"/>
@@ -43,6 +45,7 @@ LS_CONFIG = """<View>
     <Choice value="left"/>
     <Choice value="right"/>
     <Choice value="tie"/>
+    <Choice value="both_bad"/>
   </Choices>
 </View>
 """
@@ -128,7 +131,7 @@ def export_review(
         "seed": seed,
         "systems": {"a": name_a, "b": name_b},
         "left": left_is,
-        "fill": "preference = left | right | tie",
+        "fill": "preference = left | right | tie | both_bad",
     }
     write_text_atomic(paths.mapping, json.dumps(mapping, indent=1))
     return paths
@@ -149,6 +152,7 @@ class ReviewResult:
     mean_kappa: float | None = None
     systems: dict[str, str] = field(default_factory=dict)
     judgments: list[dict[str, str]] = field(default_factory=list)
+    both_bad_rate: MetricScore | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (v.to_dict() if isinstance(v, MetricScore) else v) for k, v in self.__dict__.items()}
@@ -174,7 +178,10 @@ def _read_csv(path: Path, known: set[str]) -> tuple[list[tuple[str, str, str]], 
                 continue
             if pref not in PREFERENCES:
                 raise InputError(
-                    f"{pref!r} is not one of left, right, tie", file=str(path), line=line, field="preference"
+                    f"{pref!r} is not one of {', '.join(PREFERENCES)}",
+                    file=str(path),
+                    line=line,
+                    field="preference",
                 )
             rater = (row.get("rater") or "").strip() or path.stem
             out.append((rater, item, pref))
@@ -210,9 +217,51 @@ def _read_labelstudio(path: Path, known: set[str]) -> tuple[list[tuple[str, str,
                 continue
             if choice not in PREFERENCES:
                 raise InputError(
-                    f"{choice!r} is not one of left, right, tie", file=str(path), field=f"[{k}].annotations"
+                    f"{choice!r} is not one of {', '.join(PREFERENCES)}",
+                    file=str(path),
+                    field=f"[{k}].annotations",
                 )
             out.append((str(a.get("completed_by", "labelstudio")), item, choice))
+    return out, missing
+
+
+def _read_votes(
+    path: Path, known: set[str], left_is: dict[str, str]
+) -> tuple[list[tuple[str, str, str]], int]:
+    """A ``votes.jsonl``: one object per line with ``item``, ``preference``, ``rater`` (and ``comment``).
+    A line that also records ``left_model``/``right_model`` must agree with the mapping's side."""
+    out, missing = [], 0
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InputError(f"malformed JSON: {e.msg}", file=str(path), line=n, field="json") from e
+        if not isinstance(row, dict):
+            raise InputError("each line must be a JSON object", file=str(path), line=n)
+        item = str(row.get("item", "")).strip()
+        if item not in known:
+            raise InputError(
+                f"unknown item {item!r} (not in the mapping)", file=str(path), line=n, field="item"
+            )
+        pref = str(row.get("preference") or "").strip().lower()
+        if not pref:
+            missing += 1
+            continue
+        if pref not in PREFERENCES:
+            raise InputError(
+                f"{pref!r} is not one of {', '.join(PREFERENCES)}", file=str(path), line=n, field="preference"
+            )
+        side = row.get("left_system")
+        if side is not None and side != left_is[item]:
+            raise InputError(
+                f"records system {side!r} on the left, the mapping says {left_is[item]!r}",
+                file=str(path),
+                line=n,
+                field="left_system",
+            )
+        out.append((str(row.get("rater") or "").strip() or path.stem, item, pref))
     return out, missing
 
 
@@ -222,8 +271,8 @@ def import_review(
     """Read filled review sheets and compute system A's win rates and rater agreement.
 
     Args:
-        sheets: filled ``.csv`` sheets and/or Label Studio ``.json`` exports (a CSV row without a ``rater``
-            counts as rater = the file's stem).
+        sheets: filled ``.csv`` sheets, Label Studio ``.json`` exports and/or ``.jsonl`` vote files (a row
+            without a ``rater`` counts as rater = the file's stem).
         mapping_path: the ``review_mapping.json`` written by :func:`export_review`.
         n_bootstrap: resamples for the CIs (over items).
         seed: bootstrap seed.
@@ -245,7 +294,12 @@ def import_review(
         p = Path(s)
         if not p.is_file():
             raise InputError("no such file", file=str(p))
-        got, miss = _read_labelstudio(p, known) if p.suffix == ".json" else _read_csv(p, known)
+        if p.suffix == ".jsonl":
+            got, miss = _read_votes(p, known, left_is)
+        elif p.suffix == ".json":
+            got, miss = _read_labelstudio(p, known)
+        else:
+            got, miss = _read_csv(p, known)
         raw.extend(got)
         missing += miss
     if not raw:
@@ -254,8 +308,8 @@ def import_review(
         )
 
     def unblind(item: str, pref: str) -> str:
-        if pref == "tie":
-            return "tie"
+        if pref in ("tie", "both_bad"):
+            return pref
         side_a = left_is[item] == "a"
         return "a" if (pref == "left") == side_a else "b"
 
@@ -279,6 +333,7 @@ def import_review(
             "a": "share of judgments preferring A",
             "b": "share of judgments preferring B",
             "tie": "share of judgments calling a tie",
+            "both_bad": "share of judgments calling both answers bad",
         }[target]
         return MetricScore(ci.estimate, ci.low, ci.high, len(judgments), what, ci_rule)
 
@@ -290,7 +345,7 @@ def import_review(
         if len(shared) >= 2:
             y1 = [per_rater[r1][i] for i in shared]
             y2 = [per_rater[r2][i] for i in shared]
-            kappa[f"{r1}|{r2}"] = float(cohen_kappa_score(y1, y2, labels=["a", "b", "tie"]))
+            kappa[f"{r1}|{r2}"] = float(cohen_kappa_score(y1, y2, labels=list(OUTCOMES)))
     finite = [k for k in kappa.values() if k == k]
     return ReviewResult(
         win_rate=rate("a"),
@@ -304,4 +359,22 @@ def import_review(
         mean_kappa=sum(finite) / len(finite) if finite else None,
         systems=dict(mapping.get("systems", {})),
         judgments=judgments,
+        both_bad_rate=rate("both_bad"),
     )
+
+
+def review_sheets(folder: str | Path) -> tuple[list[Path], Path] | None:
+    """The filled sheets of a review folder and its mapping, or None when there is nothing to import.
+
+    Counts ``votes.jsonl`` (written by ``tunelab ui``), filled CSV sheets other than the blank ``review.csv``
+    that :func:`export_review` wrote, and Label Studio exports named ``labelstudio_*.json``.
+    """
+    d = Path(folder)
+    mapping = d / "review_mapping.json"
+    if not mapping.is_file():
+        return None
+    votes = d / "votes.jsonl"
+    sheets = [votes] if votes.is_file() and votes.stat().st_size > 0 else []
+    sheets += sorted(p for p in d.glob("*.csv") if p.name != "review.csv")
+    sheets += sorted(d.glob("labelstudio_*.json"))
+    return (sheets, mapping) if sheets else None

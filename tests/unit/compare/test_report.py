@@ -148,3 +148,55 @@ def test_a_comparison_written_with_the_old_methods_key_still_loads(run_dir: Path
     data["methods"] = data.pop("approaches")
     (old / "compare.json").write_text(json.dumps(data))
     assert load_comparison(old)["approaches"] == load_comparison(run_dir)["approaches"]
+
+
+def test_human_votes_make_a_report_section(run_dir: Path) -> None:
+    """Votes in human/votes.jsonl (as `tunelab ui` writes them) are counted by the human-review import and
+    appear in report.md and report.html; without votes there is no section."""
+    from tunelab.evaluate import export_review, import_review
+
+    render_report(run_dir)
+    assert "Human judgement" not in (run_dir / "report.md").read_text()
+    ids = [f"in_domain/q{i}" for i in range(4)]
+    exp = export_review(
+        ids, ["p"] * 4, ["a"] * 4, ["b"] * 4, run_dir / "human", name_a="instruction", name_b="finetune"
+    )
+    left = json.loads(exp.mapping.read_text())["left"]
+    # raters r1 and r2: A, A, tie, both bad (in un-blinded terms); r2 disagrees on the first item
+    wanted = {"r1": ["a", "a", "tie", "both_bad"], "r2": ["b", "a", "tie", "both_bad"]}
+    lines = []
+    for rater, outcomes in wanted.items():
+        for i, o in zip(ids, outcomes):
+            pref = o if o in ("tie", "both_bad") else ("left" if (left[i] == o) else "right")
+            lines.append(json.dumps({"item": i, "preference": pref, "rater": rater, "left_system": left[i]}))
+    (run_dir / "human" / "votes.jsonl").write_text("\n".join(lines) + "\n")
+    res = import_review([run_dir / "human" / "votes.jsonl"], exp.mapping, n_bootstrap=50)
+    assert res.win_rate.value == pytest.approx(3 / 8) and res.loss_rate.value == pytest.approx(1 / 8)
+    assert res.tie_rate.value == pytest.approx(2 / 8) and res.both_bad_rate is not None
+    assert res.both_bad_rate.value == pytest.approx(2 / 8)
+    from sklearn.metrics import cohen_kappa_score
+
+    assert res.kappa["r1|r2"] == pytest.approx(cohen_kappa_score(wanted["r1"], wanted["r2"]))
+    html_path, md_path = render_report(run_dir)
+    md = md_path.read_text()
+    assert "## Human judgement" in md and "8 judgments of 4 items by 2 rater(s)" in md
+    assert "| instruction preferred | 37.5% [" in md and "| both bad | 25.0% [" in md
+    assert "Cohen's kappa r1 vs r2" in md and "Human judgement" in html_path.read_text()
+
+
+def test_votes_file_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    from tunelab.evaluate import export_review, import_review
+
+    exp = export_review(["x", "y"], ["p", "q"], ["a", "a"], ["b", "b"], tmp_path, seed=0)
+    left = json.loads(exp.mapping.read_text())["left"]
+    votes = tmp_path / "votes.jsonl"
+    for bad, field in [
+        ({"item": "x", "preference": "better"}, "preference"),
+        ({"item": "zz", "preference": "left"}, "item"),
+        ({"item": "x", "preference": "left", "left_system": "b" if left["x"] == "a" else "a"}, "left_system"),
+    ]:
+        votes.write_text(json.dumps({"item": "y", "preference": "tie"}) + "\n" + json.dumps(bad) + "\n")
+        with pytest.raises(InputError) as e:
+            import_review([votes], exp.mapping)
+        p = e.value.problems[0]
+        assert (p.file, p.line, p.field) == (str(votes), 2, field)

@@ -25,6 +25,8 @@ PUBLIC = {
     "PerplexitySpec",
     "PromptSpec",
     "rating_judge",
+    "REVIEW_PREFERENCES",
+    "review_sheets",
     "ReviewExport",
     "ReviewResult",
     "score_choices",
