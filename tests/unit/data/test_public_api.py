@@ -5,6 +5,8 @@ from __future__ import annotations
 import tunelab.data as pkg
 
 PUBLIC = {
+    "HUMAN_TEXT_SHA256",
+    "human_texts",
     "IGNORE_INDEX",
     "check_contamination",
     "ContaminationReport",

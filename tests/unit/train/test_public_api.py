@@ -5,6 +5,7 @@ from __future__ import annotations
 import tunelab.train as pkg
 
 PUBLIC = {
+    "REPLAY_SEED_OFFSET",
     "BatchStream",
     "bf16_is_faster",
     "build_optimizer",
