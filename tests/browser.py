@@ -49,5 +49,14 @@ def check_page(driver: Any, url: str, screenshot: str) -> dict[str, Any]:
         "i.getBoundingClientRect().width, i.getBoundingClientRect().height]);"
     )
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    widths = driver.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];"
+    )
     driver.save_screenshot(screenshot)
-    return {"images": images, "errors": errors, "title": driver.title}
+    return {
+        "images": images,
+        "errors": errors,
+        "title": driver.title,
+        "scroll_width": widths[0],
+        "client_width": widths[1],
+    }

@@ -161,13 +161,36 @@ class SynthConfig:
 
 @dataclass
 class CompareConfig:
-    target_task: str = _f("fin_sentiment", "The task the fine-tuned model is trained on.")
+    target_task: str = _f(
+        "fin_sentiment", "The synthetic task the fine-tuned model is trained on (unless target_file is set)."
+    )
     instruction_tasks: list[str] = _f([], "Tasks in the instruction mixture (the target included).")
     heldout_tasks: list[str] = _f([], "Tasks neither model trains on (the unseen-task slice).")
     budget: Literal["steps", "tokens"] = _f(
         "steps", "What the two approaches share: optimizer steps or target tokens."
     )
     n_eval: int = _f(200, "Items per evaluation slice.")
+    seeds: list[int] = _f(
+        [0], "Training seeds: each method trains once per seed (data order and initialization)."
+    )
+    target_file: str | None = _f(
+        None,
+        "A data file (any supported format, or a benchmark layout) as the target instead of target_task; "
+        "split into training and evaluation items.",
+    )
+    target_format: str | None = _f(
+        None, "Record shape or benchmark layout of target_file; detected when omitted."
+    )
+    target_eval_fraction: float = _f(
+        0.2, "Share of target_file held out for evaluation (at most n_eval items)."
+    )
+    target_weight: float = _f(1.0, "Weight of the target in the instruction mixture.")
+    instruction_files: list[SourceConfig] = _f(
+        [], "Extra user data files in the instruction mixture, each with its weight."
+    )
+    n_general: int = _f(60, "Items of the general instruction-following slice and the forgetting-KL slice.")
+    n_forgetting_texts: int = _f(120, "Human-written paragraphs scored for forgetting (bits per byte).")
+    general_max_new_tokens: int = _f(96, "Generation budget on the general instruction-following slice.")
 
 
 @dataclass
@@ -200,6 +223,11 @@ class Config:
             raise InputError("must be in [0, 1)", field="train.replay_ratio")
         if self.data.max_length < 8:
             raise InputError("must be >= 8", field="data.max_length")
+        c = self.compare
+        if not c.seeds or len(set(c.seeds)) != len(c.seeds):
+            raise InputError("give one or more distinct seeds", field="compare.seeds")
+        if not 0.0 < c.target_eval_fraction < 1.0:
+            raise InputError("must be in (0, 1)", field="compare.target_eval_fraction")
 
 
 # ---------------------------------------------------------------- conversion and validation

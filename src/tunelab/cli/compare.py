@@ -18,9 +18,10 @@ def say(msg: str) -> None:
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @handle_errors
 def compare(config: str, overrides: tuple[str, ...]) -> None:
-    """Train the instruction-tuned and the fine-tuned model from one base on one budget, evaluate
-    base and both on the in-domain, unseen-instruction, unseen-task and forgetting slices, and write
-    compare.json, report.html and report.md into the run directory.
+    """Train the instruction-tuned and the fine-tuned model from one base on one budget (once per seed in
+    compare.seeds), grade base and tuned models on every slice (target in the fine-tuning format, seen and
+    held-out phrasings, held-out tasks, general instruction following, forgetting as bits per byte and as KL
+    from the base), and write compare.json, report.html and report.md into the run directory.
 
     CONFIG is a YAML file (or a shipped preset name such as `demo`); override any field with
     --section.key=value. Rerunning the same command resumes: finished stages are reused.

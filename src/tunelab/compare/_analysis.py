@@ -4,6 +4,7 @@ and a verdict that follows from the numbers (each sentence is computed, none is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,82 +76,155 @@ def _pts(v: float) -> str:
     return f"{100 * v:.1f}"
 
 
-def _compare_sentence(s: dict[str, Any], a: str, b: str) -> str | None:
-    pair = s.get("pairs", {}).get(f"{a}-{b}")
-    ma, mb = s["models"].get(a), s["models"].get(b)
+def _fmt(s: dict[str, Any]) -> Callable[[float], str]:
+    return _pts if s.get("scale", "fraction") == "fraction" else (lambda x: f"{x:.3f}")
+
+
+def _excludes_zero(ci: list[float]) -> bool:
+    return ci[0] > 0 or ci[1] < 0
+
+
+def _judge(s: dict[str, Any], metric: str, a: str, b: str) -> tuple[str, str | None] | None:
+    """The a-vs-b finding under one metric as a clause, and the winner when the CI excludes 0."""
+    m = s.get("metrics", {}).get(metric) or {"models": s.get("models", {}), "pairs": s.get("pairs", {})}
+    pair = m["pairs"].get(f"{a}-{b}")
+    ma, mb = m["models"].get(a), m["models"].get(b)
     if not pair or not ma or not mb:
         return None
+    fmt, frac = _fmt(s), s.get("scale", "fraction") == "fraction"
+    pct, unit = ("%" if frac else ""), (" points" if frac else "")
     lo, hi = pair["ci"]
-    frac = s.get("scale", "fraction") == "fraction"
-    fmt = _pts if frac else (lambda x: f"{x:.3f}")
-    unit = " points" if frac else ""
-    higher_better = s.get("higher_is_better", True)
-    head = (
-        f"{s['name']} ({s['metric']}): {a} {fmt(ma['value'])}{'%' if frac else ''} vs {b} "
-        f"{fmt(mb['value'])}{'%' if frac else ''}"
+    vals = f"{a} {fmt(ma['value'])}{pct} vs {b} {fmt(mb['value'])}{pct}"
+    ci = f"95% CI of {a} − {b} [{fmt(lo)}, {fmt(hi)}] over {pair.get('n_seeds', 1)} seed(s) and the items"
+    if _excludes_zero(pair["ci"]):
+        better = a if (pair["diff"] > 0) == s.get("higher_is_better", True) else b
+        return f"{better} is better by {fmt(abs(pair['diff']))}{unit} ({vals}; {ci})", better
+    return f"no clear difference ({vals}; {ci} includes 0)", None
+
+
+def _slice_sentence(s: dict[str, Any], a: str, b: str) -> tuple[str, str | None] | None:
+    """One sentence per slice: the headline metric, and lenient beside strict where the slice has both."""
+    head = _judge(s, s.get("metric", "accuracy"), a, b)
+    if head is None:
+        return None
+    text = f"{s['name']} ({s.get('metric')}): {head[0]}"
+    if "lenient" in s.get("metrics", {}) and s.get("metric") == "strict":
+        le = _judge(s, "lenient", a, b)
+        if le:
+            text += f"; lenient: {le[0]}"
+    return text + ".", head[1]
+
+
+def _form_sentence(s: dict[str, Any], model: str) -> str | None:
+    """Right answer in the wrong form: lenient above strict."""
+    mets = s.get("metrics", {})
+    if "lenient" not in mets or s.get("kind") != "generate":
+        return None
+    st, le, fo = (mets[k]["models"][model]["value"] for k in ("strict", "lenient", "format"))
+    if le - st < 0.05:
+        return None
+    return (
+        f"{s['name']}: the {model} model states the right answer on {_pts(le)}% of items (lenient) but in the "
+        f"requested form on {_pts(st)}% (strict); {_pts(fo)}% of its outputs have the requested form."
     )
-    if lo > 0 or hi < 0:
-        better = a if (pair["diff"] > 0) == higher_better else b
-        return (
-            f"{head} — {better} is better by {fmt(abs(pair['diff']))}{unit} "
-            f"(paired 95% CI of {a} − {b}: [{fmt(lo)}, {fmt(hi)}])."
-        )
-    return f"{head} — no clear difference (paired 95% CI of {a} − {b} [{fmt(lo)}, {fmt(hi)}] includes 0)."
 
 
-def write_verdict(slices: dict[str, dict[str, Any]], approaches: dict[str, dict[str, Any]]) -> list[str]:
-    """Sentences that follow from the numbers: per slice, the better approach when the paired CI
-    excludes zero; tuning vs base; forgetting; overfitting; cost; and which approach served which need."""
+def _forgetting_sentence(s: dict[str, Any], m: str) -> str | None:
+    """A tuned model against the base on a forgetting slice (a rise is forgetting)."""
+    pair = s.get("pairs", {}).get(f"{m}-base")
+    if not pair:
+        return None
+    base, tuned = s["models"]["base"]["value"], s["models"][m]["value"]
+    lo, hi = pair["ci"]
+    ci = f"95% CI of the change [{lo:+.3f}, {hi:+.3f}]"
+    if lo > 0:
+        verb = "rose" if s.get("kind") == "bits_per_byte" else "is above 0"
+        what = "forgetting" if s.get("kind") == "bits_per_byte" else "drift from the base"
+        return f"{s['name']}: the {m} model's {s['metric']} {verb} ({base:.3f} → {tuned:.3f}, {ci}): {what}."
+    if hi < 0:
+        return f"{s['name']}: the {m} model's {s['metric']} fell ({base:.3f} → {tuned:.3f}, {ci}): no forgetting here."
+    return (
+        f"{s['name']}: the {m} model is not clearly different from the base ({base:.3f} → {tuned:.3f}, {ci})."
+    )
+
+
+def _seed_sentence(s: dict[str, Any]) -> str | None:
+    pair = s.get("pairs", {}).get("instruction-finetune", {})
+    per = pair.get("per_seed") or {}
+    if len(per) < 2 or max(per.values()) - min(per.values()) < 1e-12:
+        return None
+    fmt = _fmt(s)
+    lo, hi = min(per.values()), max(per.values())
+    return (
+        f"{s['name']}: across {len(per)} seeds the instruction − finetune difference ({s['metric']}) ranged from "
+        f"{fmt(lo)} to {fmt(hi)}."
+    )
+
+
+def write_verdict(
+    slices: dict[str, dict[str, Any]], methods: dict[str, dict[str, Any]], data: dict[str, Any] | None = None
+) -> list[str]:
+    """Sentences that follow from the numbers, one per finding: per slice and metric the better method when
+    the CI over seeds and items excludes zero; right answers in the wrong form; seed spread; forgetting;
+    overfitting; cost; and a summary of which method served which need."""
     out: list[str] = []
-    wins = {"instruction": [], "finetune": []}  # type: dict[str, list[str]]
-    for key, s in slices.items():
-        sent = _compare_sentence(s, "instruction", "finetune")
-        if sent:
-            out.append(sent)
-            pair = s["pairs"]["instruction-finetune"]
-            lo, hi = pair["ci"]
-            if lo > 0 or hi < 0:
-                better = (
-                    "instruction" if (pair["diff"] > 0) == s.get("higher_is_better", True) else "finetune"
-                )
-                wins[better].append(s["name"])
-        for m in ("finetune", "instruction"):
-            p = s.get("pairs", {}).get(f"{m}-base")
-            if p and key == "in_domain":
-                lo, hi = p["ci"]
-                verb = "above" if lo > 0 else "below" if hi < 0 else "not clearly different from"
-                out.append(
-                    f"In-domain, the {m} model is {verb} the base model "
-                    f"({_pts(p['diff'])} points, 95% CI [{_pts(lo)}, {_pts(hi)}])."
-                )
-        vals = [r["value"] for r in s["models"].values() if r and r.get("value") is not None]
+    wins: dict[str, list[str]] = {"instruction": [], "finetune": []}
+    for s in slices.values():
+        vals = [r["value"] for r in s.get("models", {}).values() if r and r.get("value") is not None]
         if s.get("scale", "fraction") == "fraction" and vals and max(vals) < 0.05:
-            out.append(f"{s['name']}: every model scored below 5% — this slice is not learned at this scale.")
-    for name, meth in approaches.items():
-        o = meth.get("overfitting", {})
-        if o.get("overfit_warning"):
+            le = s.get("metrics", {}).get("lenient", {}).get("models", {})
+            best = max((r["value"] for r in le.values()), default=0.0)
             out.append(
-                f"The {name} run overfit: validation loss rose from step {o['overfit_from_step']} while "
-                f"training loss kept falling (best step {o['best_step']})."
+                f"{s['name']}: every model scored below 5% strict (best lenient {_pts(best)}%) — not learned at "
+                "this scale."
             )
-        if o.get("early_stop_step"):
-            out.append(f"The {name} run stopped early at step {o['early_stop_step']}.")
-    c_i = approaches.get("instruction", {}).get("cost", {})
-    c_f = approaches.get("finetune", {}).get("cost", {})
-    if c_i.get("wall_s") and c_f.get("wall_s"):
+        else:
+            got = _slice_sentence(s, "instruction", "finetune")
+            if got:
+                out.append(got[0])
+                if got[1]:
+                    wins[got[1]].append(s["name"])
+        for m in ("base", "instruction", "finetune"):
+            sent = _form_sentence(s, m)
+            if sent:
+                out.append(sent)
+        if s.get("kind") in ("bits_per_byte", "kl"):
+            out += [x for m in ("instruction", "finetune") if (x := _forgetting_sentence(s, m))]
+        seed_sent = _seed_sentence(s)
+        if seed_sent:
+            out.append(seed_sent)
+    for name, meth in methods.items():
+        for seed, run in (meth.get("seeds") or {"": meth}).items():
+            o = run.get("overfitting", {})
+            tag = f"The {name} run" + (f" (seed {seed})" if seed != "" else "")
+            if o.get("overfit_warning"):
+                out.append(
+                    f"{tag} overfit: validation loss rose from step {o['overfit_from_step']} while training "
+                    f"loss kept falling (best step {o['best_step']})."
+                )
+            if o.get("early_stop_step"):
+                out.append(f"{tag} stopped early at step {o['early_stop_step']}.")
+    budget = (data or {}).get("budget", {}).get("per_method", {})
+    if budget:
         out.append(
-            f"Cost: instruction tuning took {c_i['wall_s']:.0f} s and {c_i.get('target_tokens', 0):,} target "
-            f"tokens; fine-tuning {c_f['wall_s']:.0f} s and {c_f.get('target_tokens', 0):,} target tokens."
+            "Budget: "
+            + "; ".join(
+                f"{n} {p['steps']} steps, {p['rows']:,} rows, {p['target_tokens']:,} target tokens"
+                for n, p in budget.items()
+            )
+            + "."
         )
     if wins["finetune"] and not wins["instruction"]:
         out.append(
-            "Summary: fine-tuning served better here (" + ", ".join(wins["finetune"]) + "); instruction "
-            "tuning won no slice."
+            "Summary: fine-tuning served better here ("
+            + ", ".join(wins["finetune"])
+            + "); instruction tuning won no slice."
         )
     elif wins["instruction"] and not wins["finetune"]:
         out.append(
-            "Summary: instruction tuning served better here (" + ", ".join(wins["instruction"]) + "); "
-            "fine-tuning won no slice."
+            "Summary: instruction tuning served better here ("
+            + ", ".join(wins["instruction"])
+            + "); fine-tuning won no slice."
         )
     elif wins["instruction"] and wins["finetune"]:
         out.append(
@@ -161,5 +235,5 @@ def write_verdict(slices: dict[str, dict[str, Any]], approaches: dict[str, dict[
             + "."
         )
     else:
-        out.append("Summary: no slice separated the two approaches at this sample size.")
+        out.append("Summary: no slice separated the two methods at this sample size and number of seeds.")
     return out

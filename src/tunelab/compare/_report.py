@@ -1,9 +1,10 @@
 """Render a comparison (``compare.json``) as a self-contained ``report.html`` and a ``report.md``.
 
-The report shows what was measured and how: the base model (and, for the tiny model, that this is a
-toy-scale demonstration), the verdict derived from the numbers, a per-slice table with 95% CIs and
-paired differences, plots (loss curves with the overfitting region, metric bars with CI whiskers),
-example outputs side by side, the cost table, and the metric definitions and decoding settings.
+The report shows what was measured and how: the base model named plainly (toy, quantized or real), the verdict
+(one sentence per finding, computed from the numbers), every slice with strict, lenient and format scores per
+model with 95% CIs over seeds and items and paired differences, the per-seed values, the flipped items with
+both outputs, plots, the contamination counts, the cost and the training losses (which include replay text).
+Tables wrap their cells so the page fits a 1280-pixel-wide window without horizontal scrolling.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from tunelab.compare._human import human_html, human_judgement, human_markdown
 from tunelab.compare._plots import loss_curves_png, slice_bars_png
 from tunelab.errors import InputError
 
-__all__ = ["render_report", "load_comparison"]
+__all__ = ["render_report", "load_comparison", "render_markdown", "render_html"]
 
 MODELS = ["base", "instruction", "finetune"]
+PAIR_KEYS = ["instruction-finetune", "finetune-base", "instruction-base"]
 
 
 def load_comparison(run_dir: str | Path) -> dict[str, Any]:
@@ -54,268 +56,308 @@ def _cell(r: dict[str, Any] | None, pct: bool) -> str:
         return "—"
     s = _fmt(r.get("value"), pct)
     ci = r.get("ci")
-    if ci:
-        s += f" [{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]"
-    return s
+    return s + (f" [{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]" if ci else "")
 
 
-def _pair_text(p: dict[str, Any], pct: bool) -> str:
-    d = p.get("diff")
-    ci = p.get("ci") or [None, None]
+def _pair_text(p: dict[str, Any] | None, pct: bool) -> str:
+    if not p:
+        return "—"
+    d, ci = p.get("diff"), p.get("ci") or [None, None]
     txt = f"{'+' if d is not None and d >= 0 else ''}{_fmt(d, pct)} [{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]"
-    if p.get("mcnemar_p") is not None:
-        txt += f", McNemar p={p['mcnemar_p']:.3g}"
-    if p.get("flipped") is not None:
-        f = p["flipped"]
-        txt += f", flips {f.get('gained', 0)}↑/{f.get('lost', 0)}↓"
+    f = p.get("flipped")
+    if f:
+        txt += f"; flips {f.get('gained', 0)}↑/{f.get('lost', 0)}↓"
     return txt
 
 
-def _slice_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _metrics_of(s: dict[str, Any]) -> dict[str, Any]:
+    return s.get("metrics") or {
+        s.get("metric", "value"): {"models": s["models"], "pairs": s.get("pairs", {})}
+    }
+
+
+RESULT_HEADER = [
+    "slice",
+    "metric",
+    "n",
+    *MODELS,
+    "instruction − finetune",
+    "finetune − base",
+    "instruction − base",
+]
+
+
+def _result_rows(data: dict[str, Any]) -> list[list[str]]:
     rows = []
-    for key, s in data["slices"].items():
+    for s in data["slices"].values():
         pct = s.get("scale", "fraction") == "fraction"
-        rows.append({"key": key, "slice": s, "pct": pct})
+        for metric, m in _metrics_of(s).items():
+            rows.append(
+                [s["name"], metric + (" (%)" if pct else ""), str(s.get("n", ""))]
+                + [_cell(m["models"].get(x), pct) for x in MODELS]
+                + [_pair_text(m.get("pairs", {}).get(k), pct) for k in PAIR_KEYS]
+            )
     return rows
 
 
-def _curves(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for name, m in data.get("approaches", {}).items():
-        c = m.get("curve", {})
-        out[name] = {
-            "train": [tuple(x) for x in c.get("train", [])],
-            "val": [tuple(x) for x in c.get("val", [])],
-            "overfit_from": m.get("overfitting", {}).get("overfit_from_step"),
-            "best_step": m.get("overfitting", {}).get("best_step"),
-        }
+def _seed_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    seeds = [str(x) for x in data.get("seeds", [])]
+    header = ["slice", "metric"] + [f"{m} s{s}" for m in ("instruction", "finetune") for s in seeds]
+    header += [f"diff s{s}" for s in seeds]
+    rows = []
+    for s in data["slices"].values():
+        pct = s.get("scale", "fraction") == "fraction"
+        for metric, m in _metrics_of(s).items():
+            cells = [s["name"], metric]
+            for meth in ("instruction", "finetune"):
+                per = (m["models"].get(meth) or {}).get("per_seed", {})
+                cells += [_fmt(per.get(x), pct) for x in seeds]
+            per = (m.get("pairs", {}).get("instruction-finetune") or {}).get("per_seed", {})
+            cells += [_fmt(per.get(x), pct) for x in seeds]
+            rows.append(cells)
+    return header, rows
+
+
+TRAIN_HEADER = [
+    "method", "seed", "final train loss (incl. replay)", "final val loss (target data)", "best step",
+    "early stop", "overfit", "wall s", "steps", "target tokens", "tokens/s", "peak GiB", "trainable params",
+]  # fmt: skip
+
+
+def _train_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, meth in data.get("approaches", {}).items():
+        for seed, r in (meth.get("seeds") or {"": meth}).items():
+            o, c = r.get("overfitting", {}), r.get("cost", {})
+            rows.append([
+                name, str(seed), _fmt(o.get("final_train_loss"), False), _fmt(o.get("final_val_loss"), False),
+                str(o.get("best_step", "n/a")), str(o.get("early_stop_step") or "no"),
+                "yes" if o.get("overfit_warning") else "no", f"{c.get('wall_s', 0):.0f}", str(c.get("steps", "")),
+                f"{c.get('target_tokens', 0):,}", f"{c.get('tokens_per_s', 0):,.0f}",
+                f"{c.get('peak_memory_gib', 0):.2f}", f"{c.get('trainable_params', 0):,}",
+            ])  # fmt: skip
+    return rows
+
+
+def _contamination_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    c = data.get("contamination", {})
+    keys = list(data["slices"])
+    header = ["training set"] + [data["slices"][k]["name"] for k in keys]
+    rows = [
+        ["items drawn / dropped as seen / kept"]
+        + [
+            "{candidates} / {dropped_seen_in_training} / {kept}".format(**c.get("slices", {}).get(k, {}))
+            if k in c.get("slices", {})
+            else "—"
+            for k in keys
+        ]
+    ]
+    for tset, per in (c.get("checks") or {}).items():
+        rows.append(
+            [f"{tset}: exact / 13-gram / 8-gram"]
+            + ["{exact} / {13-gram} / {8-gram}".format(**per[k]) if k in per else "—" for k in keys]
+        )
+    return header, rows
+
+
+def _flipped(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for s in data["slices"].values():
+        f = (s.get("pairs", {}).get("instruction-finetune") or {}).get("flipped") or {}
+        for it in f.get("items", []):
+            out.append((s["name"], it))
     return out
-
-
-OVERFIT_HEADER = [
-    "approach",
-    "final train loss",
-    "final val loss",
-    "gap",
-    "best step",
-    "early stop",
-    "overfit warning",
-]
-COST_HEADER = [
-    "approach",
-    "wall time (s)",
-    "steps",
-    "target tokens",
-    "tokens/s",
-    "peak memory (GiB)",
-    "trainable params",
-]
-
-
-def _overfit_rows(data: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for name, m in data.get("approaches", {}).items():
-        o = m.get("overfitting", {})
-        rows.append([
-            name, _fmt(o.get("final_train_loss"), False), _fmt(o.get("final_val_loss"), False),
-            _fmt(o.get("gap"), False), str(o.get("best_step", "n/a")), str(o.get("early_stop_step") or "no"),
-            "yes" if o.get("overfit_warning") else "no",
-        ])  # fmt: skip
-    return rows
-
-
-def _cost_rows(data: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for name, m in data.get("approaches", {}).items():
-        c = m.get("cost", {})
-        rows.append([
-            name, f"{c.get('wall_s', 0):.1f}", str(c.get("steps", "")), f"{c.get('target_tokens', 0):,}",
-            f"{c.get('tokens_per_s', 0):,.0f}", f"{c.get('peak_memory_gib', 0):.2f}",
-            f"{c.get('trainable_params', 0):,}",
-        ])  # fmt: skip
-    return rows
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]
+    return out + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+def _html_table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join(
         "<tr><td>" + e(r[0]) + "</td>" + "".join(f"<td class='num'>{e(c)}</td>" for c in r[1:]) + "</tr>"
         for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table class='{cls}'><tr>{head}</tr>{body}</table>"
+
+
+def _short(s: Any, n: int = 160) -> str:
+    t = str(s).replace("\n", " ⏎ ").replace("`", "'")
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _intro(data: dict[str, Any]) -> list[str]:
+    seeds = data.get("seeds", [data.get("seed")])
+    return [
+        f"Base model: {data['base_model']} — {data.get('base_model_note', '')}",
+        f"Seeds: {len(seeds)} ({', '.join(str(x) for x in seeds)}); every number is a mean over seeds with a 95% "
+        "CI over seeds and items.",
+        f"Budget: {data.get('budget', {}).get('description', '')}",
+    ]
 
 
 def render_markdown(data: dict[str, Any]) -> str:
     """The report as Markdown (terminals, pull requests)."""
     lines = [f"# tunelab comparison: {data.get('title', 'instruction tuning vs fine-tuning')}", ""]
-    source = f" ({data['base_model_source']})" if data.get("base_model_source") else ""
-    lines.append(f"Base model: `{data['base_model']}`{source}.")
-    if data.get("tiny"):
-        lines.append(
-            "**This is a demonstration at toy scale** on tunelab's embedded 3.7M-parameter base model: "
-            "the numbers show what was measured here, not what a real model would do."
+    lines += [x + "\n" for x in _intro(data)]
+    if data.get("base_model_source"):
+        lines.append(f"Weights: {data['base_model_source']}.\n")
+    if data.get("base_model_kind") == "toy" or data.get("tiny"):
+        lines.append("**This is a demonstration at toy scale.**\n")
+    lines += ["## Verdict", "", *[f"- {v}" for v in data.get("verdict", [])], ""]
+    lines += ["## Results (mean over seeds, 95% CI over seeds and items; paired differences)", ""]
+    lines += _md_table(RESULT_HEADER, _result_rows(data))
+    h, r = _seed_rows(data)
+    lines += ["", "## Per seed", "", *_md_table(h, r)]
+    lines += [
+        "",
+        "## Training (train loss includes the replay text; validation loss is target data only)",
+        "",
+    ]
+    lines += _md_table(TRAIN_HEADER, _train_rows(data))
+    h, r = _contamination_rows(data)
+    lines += ["", "## Contamination", "", data.get("contamination", {}).get("rule", ""), "", *_md_table(h, r)]
+    lines += ["", "## Flipped items (instruction vs finetune, strict, first seed)", ""]
+    for name, it in _flipped(data)[:24]:
+        who = (
+            "instruction right, finetune wrong"
+            if it["direction"] == "gained"
+            else "finetune right, instruction wrong"
         )
-    b = data.get("budget", {})
-    lines += ["", f"Budget (same for both approaches): {b.get('description', '')}", "", "## Verdict", ""]
-    lines += [f"- {v}" for v in data.get("verdict", [])]
-    lines += ["", "## Results (95% CIs; paired differences on the same items)", ""]
-    lines.append("| slice | metric | n | base | instruction | finetune | instruction − finetune |")
-    lines.append("|---|---|---|---|---|---|---|")
-    for r in _slice_rows(data):
-        s, pct = r["slice"], r["pct"]
-        pair = s.get("pairs", {}).get("instruction-finetune")
-        lines.append(
-            f"| {s['name']} | {s['metric']}{' (%)' if pct else ''} | {s.get('n', '')} | "
-            + " | ".join(_cell(s["models"].get(m), pct) for m in MODELS)
-            + f" | {_pair_text(pair, pct) if pair else '—'} |"
-        )
-    lines += ["", "## Overfitting", "", *_md_table(OVERFIT_HEADER, _overfit_rows(data))]
-    lines += ["", "## Cost", "", *_md_table(COST_HEADER, _cost_rows(data))]
+        lines.append(f"- {name} `{it['id']}` ({who}) — gold `{_short(it['gold'], 60)}`")
+        for m, o in it["outputs"].items():
+            lines.append(f"  - {m}: `{_short(o)}`")
     lines += ["", "## Example outputs", ""]
-    for r in _slice_rows(data):
-        ex = r["slice"].get("examples") or []
-        if not ex:
-            continue
-        lines.append(f"### {r['slice']['name']}")
-        for e in ex[:3]:
-            lines.append(f"- prompt: `{_short(e['prompt'])}` — gold: `{e['gold']}`")
+    for s in data["slices"].values():
+        for x in (s.get("examples") or [])[:2]:
+            lines.append(f"- {s['name']}: `{_short(x['prompt'])}` — gold `{_short(x['gold'], 60)}`")
             for m in MODELS:
-                if m in e["outputs"]:
-                    lines.append(f"  - {m}: `{_short(e['outputs'][m])}`")
-        lines.append("")
+                if m in x["outputs"]:
+                    lines.append(f"  - {m}: `{_short(x['outputs'][m])}`")
+    lines.append("")
     if data.get("human"):
         lines += human_markdown(data["human"])
     lines += ["## How these numbers were computed", ""]
-    for r in _slice_rows(data):
-        s = r["slice"]
-        lines.append(f"- **{s['name']}**: {s.get('description', '')} Metric: {s.get('how', s['metric'])}")
-    if data.get("contamination"):
-        lines.append(f"- Decontamination: {_contamination_text(data['contamination'])}")
-    if data.get("decoding"):
-        lines.append(f"- Decoding: {json.dumps(data['decoding'])}")
-    if data.get("statistics"):
-        lines.append(f"- Statistics: {data['statistics']}")
+    for s in data["slices"].values():
+        lines.append(f"- **{s['name']}**: {s.get('description', '')} {s.get('how', '')}")
+    for k in ("decoding", "statistics"):
+        if data.get(k):
+            v = data[k]
+            lines.append(f"- {k.capitalize()}: {v if isinstance(v, str) else json.dumps(v)}")
     return "\n".join(lines) + "\n"
 
 
-def _contamination_text(c: dict[str, Any]) -> str:
-    per = "; ".join(
-        f"{k}: {v['dropped_seen_in_training']} of {v['candidates']} candidates dropped, {v['kept']} kept"
-        for k, v in c.get("slices", {}).items()
-    )
-    return f"{c.get('rule', '')} ({per})."
-
-
-def _short(s: Any, n: int = 140) -> str:
-    t = str(s).replace("\n", " ⏎ ").replace("`", "'")
-    return t if len(t) <= n else t[: n - 1] + "…"
-
-
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;
-color:#1a202c;line-height:1.45}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #e2e8f0;padding-bottom:.2rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1220px;margin:1.5rem auto;padding:0 .8rem;
+color:#1a202c;line-height:1.4}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{margin-top:1.8rem;border-bottom:1px solid #e2e8f0;padding-bottom:.2rem}
 .toy{background:#fffbea;border:1px solid #f6e05e;padding:.6rem .9rem;border-radius:6px}
-table{border-collapse:collapse;font-size:.9rem;margin:.6rem 0;display:block;overflow-x:auto}
-th,td{border:1px solid #e2e8f0;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f7fafc}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-.verdict li{margin:.25rem 0}img{max-width:100%;height:auto;border:1px solid #edf2f7}
-pre{white-space:pre-wrap;background:#f7fafc;padding:.4rem;border-radius:4px;font-size:.8rem;margin:0}
+table{border-collapse:collapse;font-size:.78rem;margin:.6rem 0;width:100%;table-layout:auto}
+th,td{border:1px solid #e2e8f0;padding:.25rem .35rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th{background:#f7fafc}td.num{font-variant-numeric:tabular-nums}
+.verdict li{margin:.2rem 0}img{max-width:100%;height:auto;border:1px solid #edf2f7}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7fafc;padding:.3rem;border-radius:4px;font-size:.75rem;margin:0}
 .muted{color:#718096;font-size:.85rem}
 """
+
+
+def _html_examples(data: dict[str, Any]) -> list[str]:
+    e = html.escape
+    parts = ["<h2>Flipped items (instruction vs finetune, strict, first seed)</h2>"]
+    flips = _flipped(data)
+    if not flips:
+        parts.append("<p>No item flipped.</p>")
+    else:
+        parts.append(
+            "<table><tr><th>slice</th><th>item</th><th>prompt</th><th>gold</th><th>instruction</th><th>finetune</th></tr>"
+        )
+        for name, it in flips[:24]:
+            parts.append(
+                f"<tr><td>{e(name)}</td><td>{e(it['id'])} ({e(it['direction'])})</td>"
+                f"<td><pre>{e(_short(it['prompt'], 300))}</pre></td><td>{e(_short(it['gold'], 80))}</td>"
+                + "".join(
+                    f"<td><pre>{e(_short(it['outputs'].get(m, ''), 240))}</pre></td>"
+                    for m in ("instruction", "finetune")
+                )
+                + "</tr>"
+            )
+        parts.append("</table>")
+    parts.append("<h2>Example outputs (first seed)</h2><table><tr><th>slice</th><th>prompt</th><th>gold</th>")
+    parts += [f"<th>{m}</th>" for m in MODELS]
+    parts.append("</tr>")
+    for s in data["slices"].values():
+        for x in (s.get("examples") or [])[:2]:
+            parts.append(
+                f"<tr><td>{e(s['name'])}</td><td><pre>{e(_short(x['prompt'], 300))}</pre></td><td>{e(_short(x['gold'], 80))}</td>"
+            )
+            parts += [f"<td><pre>{e(_short(x['outputs'].get(m, ''), 200))}</pre></td>" for m in MODELS]
+            parts.append("</tr>")
+    parts.append("</table>")
+    return parts
 
 
 def render_html(data: dict[str, Any]) -> str:
     """The report as one self-contained HTML page (plots embedded as base64 PNG)."""
     e = html.escape
-    rows = _slice_rows(data)
-    bar_slices = [
-        {"name": r["slice"]["name"], "metric": r["slice"]["metric"], "models": r["slice"]["models"]}
-        for r in rows
-        if r["pct"]
-    ]
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>tunelab report: {e(data.get('title', 'comparison'))}</title><style>{_CSS}</style></head><body>",
         f"<h1>Instruction tuning vs fine-tuning: {e(data.get('title', ''))}</h1>",
-        f"<p class='muted'>Base model <code>{e(str(data['base_model']))}</code> · seed {e(str(data.get('seed')))} · "
-        f"tunelab {e(str(data.get('tunelab_version', '')))} · {e(str(data.get('created', '')))}</p>",
+        f"<p class='muted'>tunelab {e(str(data.get('tunelab_version', '')))} · {e(str(data.get('created', '')))}</p>",
     ]
+    intro = _intro(data)
+    cls = "toy" if data.get("base_model_kind") == "toy" or data.get("tiny") else ""
+    parts.append(f"<p class='{cls}'><b>{e(intro[0])}</b></p>")
+    parts += [f"<p>{e(x)}</p>" for x in intro[1:]]
     if data.get("base_model_source"):
         parts.append(f"<p class='muted'>Weights: {e(str(data['base_model_source']))}</p>")
-    if data.get("tiny"):
-        parts.append(
-            "<p class='toy'><b>Demonstration at toy scale.</b> These models are tunelab's embedded 3.7M-parameter "
-            "base model and its tuned variants. The numbers are what was measured here; they do not predict "
-            "what a real model would do.</p>"
-        )
-    b = data.get("budget", {})
-    parts.append(f"<p><b>Budget</b> (same for both approaches): {e(str(b.get('description', '')))}</p>")
     parts.append("<h2>Verdict</h2><ul class='verdict'>")
     parts += [f"<li>{e(v)}</li>" for v in data.get("verdict", [])]
-    parts.append("</ul>")
-    parts.append("<h2>Results</h2><table><tr><th>slice</th><th>metric</th><th>n</th>")
-    parts += [f"<th>{m}</th>" for m in MODELS]
-    parts.append(
-        "<th>instruction − finetune (paired)</th><th>finetune − base</th><th>instruction − base</th></tr>"
-    )
-    for r in rows:
-        s, pct = r["slice"], r["pct"]
-        parts.append(
-            f"<tr><td>{e(s['name'])}</td><td>{e(s['metric'])}{' (%)' if pct else ''}</td>"
-            f"<td class='num'>{s.get('n', '')}</td>"
-        )
-        parts += [f"<td class='num'>{e(_cell(s['models'].get(m), pct))}</td>" for m in MODELS]
-        for key in ("instruction-finetune", "finetune-base", "instruction-base"):
-            p = s.get("pairs", {}).get(key)
-            parts.append(f"<td class='num'>{e(_pair_text(p, pct)) if p else '—'}</td>")
-        parts.append("</tr>")
-    parts.append("</table>")
-    if bar_slices:
-        parts.append("<h2>Scores with 95% confidence intervals</h2>")
-        parts.append(
-            f"<img alt='metric bars' src='data:image/png;base64,{slice_bars_png(bar_slices, MODELS)}'>"
-        )
-    curves = _curves(data)
+    parts.append("</ul><h2>Results</h2><p class='muted'>Mean over seeds, 95% CI over seeds and items; "
+                 "differences are paired on the same items.</p>")  # fmt: skip
+    parts.append(_html_table(RESULT_HEADER, _result_rows(data), "results"))
+    bars = [
+        {"name": s["name"], "metric": metric, "models": s["metrics"][metric]["models"]}
+        for s in data["slices"].values()
+        if s.get("scale", "fraction") == "fraction" and s.get("metrics")
+        for metric in ("strict", "lenient")
+        if metric in s["metrics"]
+    ]
+    if bars:
+        parts.append("<h2>Strict and lenient scores with 95% CIs</h2>")
+        parts.append(f"<img alt='metric bars' src='data:image/png;base64,{slice_bars_png(bars, MODELS)}'>")
+    h, r = _seed_rows(data)
+    parts.append("<h2>Per seed</h2>" + _html_table(h, r))
+    curves = {}
+    for name, meth in data.get("approaches", {}).items():
+        runs = meth.get("seeds") or {"": meth}
+        first = runs[next(iter(runs))]
+        c, o = first.get("curve", {}), first.get("overfitting", {})
+        curves[name] = {"train": [tuple(x) for x in c.get("train", [])], "val": [tuple(x) for x in c.get("val", [])],
+                        "overfit_from": o.get("overfit_from_step"), "best_step": o.get("best_step")}  # fmt: skip
     if curves:
-        parts.append("<h2>Loss curves and overfitting</h2>")
+        parts.append("<h2>Loss curves (first seed; train loss includes replay text)</h2>")
         parts.append(f"<img alt='loss curves' src='data:image/png;base64,{loss_curves_png(curves)}'>")
-        parts.append(_html_table(OVERFIT_HEADER, _overfit_rows(data)))
-    parts.append("<h2>Cost</h2>" + _html_table(COST_HEADER, _cost_rows(data)))
-    parts.append("<h2>Example outputs</h2>")
-    for r in rows:
-        ex = r["slice"].get("examples") or []
-        if not ex:
-            continue
-        parts.append(f"<h3>{e(r['slice']['name'])}</h3><table><tr><th>prompt</th><th>gold</th>")
-        parts += [f"<th>{m}</th>" for m in MODELS]
-        parts.append("</tr>")
-        for x in ex[:4]:
-            parts.append(f"<tr><td><pre>{e(_short(x['prompt'], 400))}</pre></td><td>{e(str(x['gold']))}</td>")
-            parts += [f"<td><pre>{e(_short(x['outputs'].get(m, ''), 300))}</pre></td>" for m in MODELS]
-            parts.append("</tr>")
-        parts.append("</table>")
+    parts.append("<h2>Training and cost</h2>" + _html_table(TRAIN_HEADER, _train_rows(data)))
+    h, r = _contamination_rows(data)
+    parts.append(f"<h2>Contamination</h2><p>{e(data.get('contamination', {}).get('rule', ''))}</p>")
+    parts.append(_html_table(h, r))
+    parts += _html_examples(data)
     if data.get("human"):
         parts.append(human_html(data["human"]))
     parts.append("<h2>How these numbers were computed</h2><ul>")
-    for r in rows:
-        s = r["slice"]
+    for s in data["slices"].values():
         parts.append(
-            f"<li><b>{e(s['name'])}</b>: {e(s.get('description', ''))} "
-            f"<i>Metric:</i> {e(s.get('how', s['metric']))}</li>"
+            f"<li><b>{e(s['name'])}</b>: {e(s.get('description', ''))} <i>{e(s.get('how', ''))}</i></li>"
         )
-    if data.get("contamination"):
-        parts.append(f"<li><b>Decontamination</b>: {e(_contamination_text(data['contamination']))}</li>")
-    if data.get("decoding"):
-        parts.append(f"<li><b>Decoding</b>: {e(json.dumps(data['decoding']))}</li>")
-    if data.get("statistics"):
-        parts.append(f"<li><b>Statistics</b>: {e(str(data['statistics']))}</li>")
+    for k in ("decoding", "statistics"):
+        if data.get(k):
+            v = data[k]
+            parts.append(f"<li><b>{k.capitalize()}</b>: {e(v if isinstance(v, str) else json.dumps(v))}</li>")
     parts.append("</ul></body></html>")
     return "\n".join(parts)
 

@@ -44,8 +44,11 @@ from tunelab.data._pack import PackResult, pack, pad_free_batches
 from tunelab.data._render import end_of_turn_ids, render_chat, stop_token_ids
 from tunelab.data._split import split
 from tunelab.data._stats import describe
+from tunelab.data._texts import HUMAN_TEXT_SHA256, human_texts
 
 __all__ = [
+    "HUMAN_TEXT_SHA256",
+    "human_texts",
     "IGNORE_INDEX",
     "ROLES",
     "ContaminationReport",

@@ -18,6 +18,8 @@ from tunelab.evaluate._judge import (
     length_controlled_win_rate,
     rating_judge,
 )
+from tunelab.evaluate._kl import KLResult, next_token_kl
+from tunelab.evaluate._lenient import LENIENT_RULES, three_scores
 from tunelab.evaluate._loglik import ChoiceScores, score_choices
 from tunelab.evaluate._ppl import PerplexityResult, perplexity
 from tunelab.evaluate._runner import EvalResult, evaluate_model, scores_table
@@ -33,6 +35,10 @@ from tunelab.evaluate._suite import (
 )
 
 __all__ = [
+    "KLResult",
+    "LENIENT_RULES",
+    "next_token_kl",
+    "three_scores",
     "ChoiceScores",
     "ChoiceSpec",
     "DataSpec",

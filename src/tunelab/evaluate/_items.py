@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import tunelab.benchmarks  # noqa: F401 - registers the benchmark formats (finqa, medcalc ...)
-from tunelab.data import Example, load
+from tunelab.data import Example, human_texts, load
 from tunelab.errors import InputError
 from tunelab.evaluate._suite import DataSpec, Suite
 from tunelab.synth import general_text, generate
@@ -78,6 +78,10 @@ def load_texts(suite: Suite, limit: int | None = None) -> tuple[list[str], list[
             got = general_text(spec.n, seed=spec.seed)
             ids.extend(f"general-s{spec.seed}-{j:06d}" for j in range(len(got)))
             texts.extend(got)
+        elif spec.text == "python_docs":
+            pairs = human_texts(spec.n)
+            ids.extend(f"pydoc-{j:04d}-{src}" for j, (src, _) in enumerate(pairs))
+            texts.extend(t for _, t in pairs)
         elif spec.path and spec.path.endswith(".txt"):
             got = read_text_file(spec.path)
             ids.extend(f"{Path(spec.path).stem}-{j:06d}" for j in range(len(got)))

@@ -82,7 +82,8 @@ class DataSpec:
         format: the record shape (detected when omitted).
         task: a ``tunelab.synth`` task name, generated instead of read.
         templates: template slice of a generated task: ``train``, ``heldout`` or ``finetune``.
-        text: ``general`` = held-out general prose (``tunelab.synth.general_text``).
+        text: ``general`` = held-out general prose (``tunelab.synth.general_text``); ``python_docs`` = human-written
+            prose from the Python standard library's docstrings (``tunelab.data.human_texts``).
         n: items to generate (task or text).
         seed: generation seed.
     """
@@ -105,8 +106,10 @@ class DataSpec:
                 file=file,
                 field=f"{where}.templates",
             )
-        if self.text is not None and self.text != "general":
-            raise InputError(f"unknown text {self.text!r} (general)", file=file, field=f"{where}.text")
+        if self.text is not None and self.text not in ("general", "python_docs"):
+            raise InputError(
+                f"unknown text {self.text!r} (general, python_docs)", file=file, field=f"{where}.text"
+            )
         if self.n < 1:
             raise InputError("must be at least 1", file=file, field=f"{where}.n")
 

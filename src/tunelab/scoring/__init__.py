@@ -33,6 +33,7 @@ from tunelab.scoring._format import (
     extract_formatted,
     read_answer,
 )
+from tunelab.scoring._ifeval import IFEVAL_TYPES, IFEvalResult, check_instruction, ifeval_score
 from tunelab.scoring._metrics import (
     CLASSIFICATION_METRICS,
     DEFAULT_METRICS,
@@ -67,11 +68,16 @@ from tunelab.scoring._stats import (
     PairedBootstrap,
     bootstrap_ci,
     flipped_items,
+    hierarchical_bootstrap,
     mcnemar,
     paired_bootstrap,
 )
 
 __all__ = [
+    "IFEVAL_TYPES",
+    "IFEvalResult",
+    "check_instruction",
+    "ifeval_score",
     "ANSWER_FORMATS",
     "BINARY_OPS",
     "BootstrapCI",
@@ -104,6 +110,7 @@ __all__ = [
     "extract_formatted",
     "f1",
     "flipped_items",
+    "hierarchical_bootstrap",
     "mcnemar",
     "medcalc_correct",
     "normalize_squad",

@@ -3,6 +3,8 @@
 - :func:`bootstrap_ci`: a seeded percentile bootstrap confidence interval for a mean, or for any corpus statistic
   (BLEU, chrF...) through a callable over the resampled items.
 - :func:`paired_bootstrap`: the difference between two systems on the same items, resampling items jointly.
+- :func:`hierarchical_bootstrap`: a mean over seeds with a CI covering seed and item variation (resample seeds,
+  then items within each seed).
 - :func:`mcnemar`: McNemar's test for two accuracies on the same items (exact binomial for few discordant pairs).
 - :func:`flipped_items`: which items changed from right to wrong and back.
 """
@@ -21,6 +23,7 @@ __all__ = [
     "PairedBootstrap",
     "bootstrap_ci",
     "flipped_items",
+    "hierarchical_bootstrap",
     "mcnemar",
     "paired_bootstrap",
 ]
@@ -284,3 +287,52 @@ def flipped_items(
         "a_only": [str(i) for i, x, y in zip(ids, a, b) if x and not y],
         "b_only": [str(i) for i, x, y in zip(ids, a, b) if y and not x],
     }
+
+
+def hierarchical_bootstrap(
+    groups: Sequence[Sequence[Any]],
+    n: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    statistic: Statistic | None = None,
+) -> BootstrapCI:
+    """Two-level percentile bootstrap: resample the groups (training seeds) with replacement, then the items
+    within each drawn group; the statistic is computed per group and averaged over groups.
+
+    With one group it is the plain item bootstrap of that group. With S seeds x N items the interval shows the
+    seed-to-seed variation that an item-only CI hides (the run-to-run spread of a training recipe).
+
+    Args:
+        groups: per seed, the per-item values (or objects ``statistic`` understands, e.g. ``(a, b)`` pairs for a
+            paired difference).
+        n: number of resamples.
+        seed: the numpy ``default_rng`` seed.
+        alpha: 1 - confidence level.
+        statistic: the metric of one group's items; the mean when ``None``.
+
+    Returns:
+        A :class:`BootstrapCI` whose estimate is the mean over groups of the per-group statistic.
+
+    Raises:
+        ValueError: no groups, an empty group, or bad ``n`` / ``alpha``.
+    """
+    import numpy as np
+
+    stat = statistic or _mean
+    if not groups or any(len(g) == 0 for g in groups):
+        raise ValueError("every group needs at least one item")
+    _check(n, alpha, len(groups))
+    estimate = math.fsum(stat(list(g)) for g in groups) / len(groups)
+    rng = np.random.default_rng(seed)
+    n_groups = len(groups)
+    dist = np.empty(n)
+    for r in range(n):
+        picks = rng.integers(0, n_groups, size=n_groups)
+        vals = []
+        for g in picks:
+            items = groups[int(g)]
+            idx = rng.integers(0, len(items), size=len(items))
+            vals.append(stat([items[int(i)] for i in idx]))
+        dist[r] = math.fsum(vals) / n_groups
+    lo, hi = np.quantile(dist, [alpha / 2, 1 - alpha / 2])
+    return BootstrapCI(estimate, float(lo), float(hi), n, alpha, seed)

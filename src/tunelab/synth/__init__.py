@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from tunelab.synth._answers import ANSWER_FORMATS, extract_answer
 from tunelab.synth._cache import CachedBackend, RequestCache
+from tunelab.synth._constraints import CONSTRAINT_TYPES, instruction_following_items
 from tunelab.synth._corpus import HELDOUT_SEED, dialogue_text, general_text, pretraining_corpus
 from tunelab.synth._evol import EVOL_DECODING, EVOL_OPERATIONS, RESPONSE_DECODING, evol_instruct
 from tunelab.synth._filter import (
@@ -43,6 +44,8 @@ __all__ = [
     "RequestCache",
     "generate_to_file",
     "partial_path",
+    "CONSTRAINT_TYPES",
+    "instruction_following_items",
     "ANSWER_FORMATS",
     "BANKS",
     "BLACKLIST",

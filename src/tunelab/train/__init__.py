@@ -6,7 +6,15 @@ Importing this package imports torch.
 
 from __future__ import annotations
 
-from tunelab.train._batches import BatchStream, TrainData, build_train_data, collate, write_examples
+from tunelab.train._batches import (
+    REPLAY_SEED_OFFSET,
+    BatchStream,
+    TrainData,
+    build_train_data,
+    collate,
+    read_sources,
+    write_examples,
+)
 from tunelab.train._checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
 from tunelab.train._loss import CausalLMLoss, chunked_cross_entropy, neftune_hook
 from tunelab.train._monitor import EvalTracker, bf16_is_faster
@@ -15,6 +23,7 @@ from tunelab.train._pretrain import build_tiny
 from tunelab.train.loop import TrainResult, evaluate_loss, forward_backward, train
 
 __all__ = [
+    "REPLAY_SEED_OFFSET",
     "BatchStream",
     "CausalLMLoss",
     "EvalTracker",
@@ -33,6 +42,7 @@ __all__ = [
     "lr_multiplier",
     "neftune_hook",
     "prune_checkpoints",
+    "read_sources",
     "save_checkpoint",
     "train",
     "write_examples",

@@ -24,7 +24,15 @@ from tunelab.synth import general_text, generate
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TrainData", "build_train_data", "collate", "BatchStream", "REPLAY_SEED_OFFSET", "write_examples"]
+__all__ = [
+    "TrainData",
+    "build_train_data",
+    "collate",
+    "BatchStream",
+    "REPLAY_SEED_OFFSET",
+    "read_sources",
+    "write_examples",
+]
 
 log = logging.getLogger("tunelab")
 
@@ -50,6 +58,14 @@ class TrainData:
     report: dict[str, Any] = field(default_factory=dict)
     train_examples: list[Example] = field(default_factory=list)
     val_examples: list[Example] = field(default_factory=list)
+
+
+def read_sources(cfg: Config) -> list[list[Example]]:
+    """Every training source's examples, read or generated exactly as training does (source ``i`` of
+    a synthetic task is generated with seed ``synth.seed + i``), before dedup, split and weighting."""
+    return [
+        _read_source(src, cfg.synth.seed + i, f"data.sources[{i}]") for i, src in enumerate(cfg.data.sources)
+    ]
 
 
 def _read_source(src: SourceConfig, seed: int, where: str) -> list[Example]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tunelab.compare as pkg
 
 PUBLIC = {
+    "match_token_budget",
+    "seed_runs",
     "load_comparison",
     "overfitting_summary",
     "plan_runs",

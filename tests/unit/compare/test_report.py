@@ -1,46 +1,56 @@
-"""Report rendering: self-contained HTML checked in headless Chromium, and Markdown."""
+"""Report rendering from a comparison built by the real aggregation code: verdict sentences follow the
+numbers, the HTML is self-contained, opens in headless Chromium without errors and fits a 1280-px window."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 from tests.browser import check_page, chromium_driver
 
+from tunelab.compare._aggregate import aggregate_slice
 from tunelab.compare._analysis import overfitting_summary, read_curve, write_verdict
 from tunelab.compare._report import load_comparison, render_report
 from tunelab.errors import InputError
 
+SEEDS = [0, 1, 2]
 
-def _slice(name: str, vals: dict[str, float], pair_diff: float, ci: list[float], **kw: object) -> dict:
-    return {
-        "name": name,
-        "metric": kw.get("metric", "accuracy"),
-        "scale": kw.get("scale", "fraction"),
-        "higher_is_better": kw.get("higher_is_better", True),
-        "n": 200,
-        "description": f"{name} slice.",
-        "how": "accuracy, strict label extraction",
-        "models": {m: {"value": v, "ci": [v - 0.05, v + 0.05]} for m, v in vals.items()},
-        "pairs": {
-            "instruction-finetune": {
-                "diff": pair_diff,
-                "ci": ci,
-                "mcnemar_p": 0.01,
-                "flipped": {"gained": 3, "lost": 9},
-            },
-            "finetune-base": {"diff": vals["finetune"] - vals["base"], "ci": [0.3, 0.6]},
-            "instruction-base": {"diff": vals["instruction"] - vals["base"], "ci": [0.2, 0.5]},
-        },
-        "examples": [
-            {
-                "prompt": "Headline: <b>Shares</b> soar\nSentiment:",
-                "gold": "positive",
-                "outputs": {"base": "the", "instruction": "positive", "finetune": "positive"},
+
+def _graded(p: dict[str, float], n: int, seed: int, lenient_bonus: float = 0.0) -> list[dict]:
+    r = random.Random(seed)
+    rows = []
+    for i in range(n):
+        strict = float(r.random() < p["strict"])
+        lenient = max(strict, float(r.random() < lenient_bonus))
+        rows.append(
+            {"id": f"x{i}", "task": "t", "prompt": f"Headline: <b>Shares</b> {i}", "prediction": f"out {seed}",
+             "gold": "positive", "strict": strict, "lenient": lenient, "format": max(strict, 0.5)}
+        )  # fmt: skip
+    return rows
+
+
+def _rows(kind: str, means: dict[str, float], n: int = 120, bonus: dict[str, float] | None = None) -> dict:
+    bonus = bonus or {}
+    out: dict = {}
+    for m, p in means.items():
+        seeds = [-1] if m == "base" else SEEDS
+        if kind == "generate":
+            out[m] = {
+                s: _graded(
+                    {"strict": p},
+                    n,
+                    100 * s + {"base": 1, "instruction": 2, "finetune": 3}[m],
+                    bonus.get(m, 0.0),
+                )
+                for s in seeds
             }
-        ],
-    }
+        else:
+            r = random.Random(5)
+            out[m] = {s: [{"id": f"t{i}", "nll": p * 100 * (1 + 0.01 * r.random()), "n_bytes": 100}
+                          for i in range(n)] for s in seeds}  # fmt: skip
+    return out
 
 
 @pytest.fixture()
@@ -58,69 +68,71 @@ def run_dir(tmp_path: Path) -> Path:
     curve = read_curve(metrics)
     over = overfitting_summary(curve, early_stop_step=None)
     assert over["best_step"] == 80 and over["overfit_from_step"] == 120 and over["overfit_warning"]
-    slices = {
-        "in_domain": _slice(
-            "in-domain", {"base": 0.3, "instruction": 0.7, "finetune": 0.9}, -0.2, [-0.3, -0.1]
-        ),
-        "unseen_instructions": _slice(
-            "unseen instructions", {"base": 0.3, "instruction": 0.6, "finetune": 0.5}, 0.1, [-0.02, 0.2]
-        ),
-        "forgetting": _slice(
-            "forgetting",
-            {"base": 1.9, "instruction": 2.0, "finetune": 2.3},
-            -0.3,
-            [-0.4, -0.2],
-            metric="bits_per_byte",
-            scale="absolute",
-            higher_is_better=False,
-        ),
+    specs = {
+        "target_format": ("generate", {"base": 0.0, "instruction": 0.3, "finetune": 0.9}, {"base": 0.6}),
+        "target_heldout": ("generate", {"base": 0.0, "instruction": 0.5, "finetune": 0.48}, {}),
+        "forgetting_bpb": ("bits_per_byte", {"base": 1.0, "instruction": 1.05, "finetune": 1.3}, {}),
     }
-    approaches = {
-        m: {
-            "curve": curve,
-            "overfitting": over,
-            "cost": {
-                "wall_s": 60.0,
-                "steps": 200,
-                "target_tokens": 12345,
-                "tokens_per_s": 2000.0,
-                "peak_memory_gib": 0.5,
-                "trainable_params": 3_700_000,
-            },
-        }
-        for m in ("instruction", "finetune")
-    }
+    slices = {}
+    for key, (kind, means, bonus) in specs.items():
+        spec = {"name": key.replace("_", " "), "kind": kind, "description": f"{key} slice."}
+        slices[key] = aggregate_slice(key, spec, _rows(kind, means, bonus=bonus), nb=300, seed=0)
+        slices[key]["how"] = "how it was computed"
+    run = {"curve": curve, "overfitting": over,
+           "cost": {"wall_s": 60.0, "steps": 200, "target_tokens": 12345, "tokens_per_s": 2000.0,
+                    "peak_memory_gib": 0.5, "trainable_params": 3_700_000}}  # fmt: skip
+    methods = {m: {"seeds": {str(s): run for s in SEEDS}} for m in ("instruction", "finetune")}
     data = {
         "title": "test",
         "base_model": "tunelab-tiny",
+        "base_model_kind": "toy",
+        "base_model_note": "tunelab's embedded toy base model.",
         "tiny": True,
-        "seed": 0,
-        "budget": {"description": "200 steps"},
+        "seeds": SEEDS,
+        "budget": {"description": "200 steps", "per_method": {
+            m: {"steps": 200, "rows": 1600, "target_tokens": 12345} for m in ("instruction", "finetune")}},
         "slices": slices,
-        "approaches": approaches,
-        "verdict": write_verdict(slices, approaches),
+        "approaches": methods,
+        "contamination": {"rule": "r", "slices": {k: {"candidates": 9, "dropped_seen_in_training": 1, "kept": 8}
+                                                  for k in slices},
+                          "checks": {"instruction": {k: {"exact": 0, "13-gram": 2, "8-gram": 3} for k in slices}}},
         "decoding": {"greedy": True},
-    }
+    }  # fmt: skip
+    data["verdict"] = write_verdict(slices, methods, data)
     (tmp_path / "compare.json").write_text(json.dumps(data))
     return tmp_path
 
 
 def test_verdict_follows_numbers(run_dir: Path) -> None:
-    v = " ".join(load_comparison(run_dir)["verdict"])
-    assert "finetune is better by 20.0 points" in v  # in-domain CI excludes 0
-    assert "no clear difference" in v  # unseen instructions CI includes 0
-    assert "forgetting (bits_per_byte): instruction 2.000 vs finetune 2.300 — instruction is better" in v
-    assert "overfit" in v
+    data = load_comparison(run_dir)
+    v = " ".join(data["verdict"])
+    s = data["slices"]["target_format"]
+    assert s["pairs"]["instruction-finetune"]["ci"][1] < 0
+    assert (
+        "target format (strict): finetune is better by 60.0 points (instruction 30.0% vs finetune 90.0%" in v
+    )
+    assert "no clear difference" in v  # target_heldout: 0.5 vs 0.48 over 120 items
+    assert "forgetting bpb (bits_per_byte): instruction is better" in v
+    assert "the finetune model's bits_per_byte rose (1.450 → 1.885" in v
+    # base: right answer in the wrong form is its own sentence
+    assert "the base model states the right answer" in v
+    assert "overfit" in v and "across 3 seeds" in v
+    # per-seed values and a hierarchical CI that contains the mean
+    m = s["metrics"]["strict"]["models"]["finetune"]
+    assert set(m["per_seed"]) == {"0", "1", "2"} and m["ci"][0] <= m["value"] <= m["ci"][1]
 
 
 def test_report_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
     html_path, md_path = render_report(run_dir)
     text = html_path.read_text()
-    assert "Demonstration at toy scale" in text and "tunelab-tiny" in text
+    assert "tunelab-tiny" in text and "toy base model" in text
     assert "&lt;b&gt;Shares&lt;/b&gt;" in text  # model/user text is escaped
     assert "http://" not in text and "https://" not in text  # self-contained
+    assert "incl. replay" in text
     md = md_path.read_text()
-    assert "| in-domain | accuracy (%) | 200 |" in md
+    for metric in ("strict (%)", "lenient (%)", "format (%)"):
+        assert f"| target format | {metric} | 120 |" in md
+    assert "Seeds: 3 (0, 1, 2)" in md and "Flipped items" in md
     driver = chromium_driver(str(tmp_path / "profile"))
     try:
         shot = tmp_path / "report.png"
@@ -128,6 +140,7 @@ def test_report_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
     finally:
         driver.quit()
     assert page["errors"] == []
+    assert page["scroll_width"] <= page["client_width"] <= 1280  # no horizontal scrolling at 1280 px
     assert len(page["images"]) == 2
     for alt, complete, nw, nh, w, h in page["images"]:
         assert complete and nw > 0 and nh > 0 and w > 0 and h > 0, alt

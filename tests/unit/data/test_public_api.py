@@ -8,6 +8,8 @@ PUBLIC = {
     "end_of_turn_ids",
     "render_chat",
     "stop_token_ids",
+    "HUMAN_TEXT_SHA256",
+    "human_texts",
     "IGNORE_INDEX",
     "check_contamination",
     "ContaminationReport",

@@ -5,6 +5,10 @@ from __future__ import annotations
 import tunelab.evaluate as pkg
 
 PUBLIC = {
+    "KLResult",
+    "LENIENT_RULES",
+    "next_token_kl",
+    "three_scores",
     "ChoiceScores",
     "ChoiceSpec",
     "DataSpec",

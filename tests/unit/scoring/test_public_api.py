@@ -5,6 +5,11 @@ from __future__ import annotations
 import tunelab.scoring as pkg
 
 PUBLIC = {
+    "IFEVAL_TYPES",
+    "IFEvalResult",
+    "check_instruction",
+    "ifeval_score",
+    "hierarchical_bootstrap",
     "ANSWER_FORMATS",
     "BINARY_OPS",
     "bleu",

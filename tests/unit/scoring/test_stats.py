@@ -93,3 +93,26 @@ def test_flipped_items() -> None:
     assert out == {"a_only": ["q2"], "b_only": ["q3"]}
     with pytest.raises(ValueError):
         flipped_items(["q1"], [True, False], [True, False])
+
+
+def test_hierarchical_bootstrap_covers_seed_variation() -> None:
+    import random
+
+    from tunelab.scoring import bootstrap_ci, hierarchical_bootstrap
+
+    r = random.Random(0)
+    # three seeds whose accuracies differ a lot (0.3, 0.5, 0.7), 200 items each
+    groups = [[float(r.random() < p) for _ in range(200)] for p in (0.3, 0.5, 0.7)]
+    h = hierarchical_bootstrap(groups, n=2000, seed=1)
+    flat = bootstrap_ci([x for g in groups for x in g], n=2000, seed=1)
+    assert abs(h.estimate - sum(sum(g) / len(g) for g in groups) / 3) < 1e-12
+    assert h.low <= h.estimate <= h.high
+    # the item-only CI hides the seed spread; the hierarchical one is far wider
+    assert (h.high - h.low) > 3 * (flat.high - flat.low)
+    assert hierarchical_bootstrap(groups, n=500, seed=4) == hierarchical_bootstrap(groups, n=500, seed=4)
+    # one seed: an item bootstrap of that seed
+    one = hierarchical_bootstrap(groups[:1], n=2000, seed=2)
+    ref = bootstrap_ci(groups[0], n=2000, seed=2)
+    assert one.estimate == ref.estimate and abs(one.low - ref.low) < 0.03 and abs(one.high - ref.high) < 0.03
+    with pytest.raises(ValueError):
+        hierarchical_bootstrap([[1.0], []])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tunelab.train as pkg
 
 PUBLIC = {
+    "REPLAY_SEED_OFFSET",
     "BatchStream",
     "bf16_is_faster",
     "build_optimizer",
@@ -21,6 +22,7 @@ PUBLIC = {
     "lr_multiplier",
     "neftune_hook",
     "prune_checkpoints",
+    "read_sources",
     "save_checkpoint",
     "train",
     "write_examples",
