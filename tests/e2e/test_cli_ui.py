@@ -247,6 +247,11 @@ def test_browser_launch_watch_browse_judge_chat(ui: UI, tmp_path: Path) -> None:
         assert flips_all > 0 and len(driver.find_elements(By.CSS_SELECTOR, ".flip")) == min(flips_all, 100)
         card = driver.find_elements(By.CSS_SELECTOR, ".flip")[0]
         assert "gold:" in card.text and card.find_element(By.CSS_SELECTOR, "pre.prompt").text
+        # both methods' train and validation curves, read from compare.json
+        series = driver.execute_script(
+            "return [...document.querySelectorAll('#results-loss polyline')].map(e => e.dataset.series)"
+        )
+        assert set(series) == {f"{m}-{k}" for m in ("instruction", "finetune") for k in ("train", "val")}
         _shot(driver, "4-results")
         Select(driver.find_element(By.ID, "flips-slice")).select_by_value("in_domain")
         _wait(lambda: int(_attr(driver, "#flips-count", "data-n") or 0) < all_n, "slice filter")

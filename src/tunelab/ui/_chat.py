@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from tunelab.errors import InputError, TunelabError
-from tunelab.ui._runs import MODELS
+from tunelab.ui._runs import MODELS, approach
 
 __all__ = ["ChatModels", "MAX_MESSAGE_CHARS", "MAX_NEW_TOKENS"]
 
@@ -62,7 +62,7 @@ def _serve_args(run_dir: Path, model: str) -> tuple[list[str], str]:
     final = run_dir / model / "final"
     if not final.is_dir():
         raise InputError(f"the {model} model has no final/ folder", file=str(final))
-    fmt = (data.get("methods", {}).get(model) or {}).get("render") or "chat"
+    fmt = approach(data, model).get("render") or "chat"
     if (final / "adapter_config.json").is_file():
         return ["--model", base, "--adapter", str(final)], fmt
     return ["--model", str(final)], fmt

@@ -8,7 +8,8 @@ What ``tunelab compare`` writes, and where this module reads it:
 - ``eval/<model>/eval/<slice>/predictions.jsonl``: per item ``id``, ``task``, ``prompt``, ``prediction``,
   ``gold`` and ``scores`` (the strict scorer results); a lenient score, where a run records one, is read from
   ``scores_lenient`` or from ``scores`` keys ending in ``_lenient``;
-- ``compare.json``: slices, per-model values with CIs, pairs, curves, verdict (written last);
+- ``compare.json``: slices, per-model values with CIs, pairs, verdict, and per tuned model (``approaches``;
+  ``methods`` in older files) its curve and prompt rendering (written last);
 - ``report.html`` / ``report.md``;
 - ``ui/job.json`` and ``ui/compare.log``: written by the UI when it launched the run.
 
@@ -37,6 +38,7 @@ __all__ = [
     "accuracy_items",
     "flipped",
     "read_job",
+    "approach",
 ]
 
 MODELS = ("base", "instruction", "finetune")
@@ -99,6 +101,13 @@ def _config(d: Path) -> dict[str, Any]:
             if isinstance(v, dict):
                 return v
     return {}
+
+
+def approach(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """One tuned model's block of ``compare.json`` (curve, render, cost): under ``approaches``, or under
+    ``methods`` in files written before that key was renamed."""
+    block = data.get("approaches", data.get("methods")) or {}
+    return dict(block.get(name) or {})
 
 
 def read_job(d: Path) -> dict[str, Any] | None:
@@ -270,7 +279,7 @@ def run_results(d: Path) -> dict[str, Any]:
         "verdict": data.get("verdict", []),
         "headline": _headline(data),
         "pairs": {k: s.get("pairs", {}) for k, s in data["slices"].items()},
-        "curves": {m: (data.get("methods", {}).get(m) or {}).get("curve", {}) for m in TRAINED},
+        "curves": {m: approach(data, m).get("curve", {}) for m in TRAINED},
         "item_slices": {k: {"name": data["slices"][k].get("name", k), "n": len(v)} for k, v in items.items()},
         "tasks": sorted({it["task"] for v in items.values() for it in v}),
         "lenient": any(it["lenient"] for v in items.values() for it in v),

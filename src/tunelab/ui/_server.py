@@ -77,7 +77,13 @@ def run_ui(runs_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, toke
     print(f"tunelab ui: runs folder {Path(runs_dir).resolve()}", flush=True)
     print(f"open this URL (it carries the access token):\n    {ui_url(host, port, token)}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop(*_: object) -> None:
+        # a signal before uvicorn installs its own handlers stops the server as soon as it runs; uvicorn
+        # re-raises the signal it caught after its graceful shutdown, which lands here and exits 0
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tunelab.errors import InputError
-from tunelab.ui._runs import flipped, list_runs, run_path, run_progress, run_state
+from tunelab.ui._runs import approach, flipped, list_runs, run_path, run_progress, run_state
 
 MODELS = ("base", "instruction", "finetune")
 
@@ -93,3 +93,10 @@ def test_states_and_progress(tmp_path: Path) -> None:
     assert p["step"] == 10 and p["max_steps"] == 20 and p["train"] == [[5, 3.0], [10, 2.0]]
     assert p["val"] == [[10, 2.5]] and p["s_per_step"] == pytest.approx((100 / 50 + 200 / 100) / 10)
     assert [r["name"] for r in list_runs(tmp_path)] == ["r"]
+
+
+def test_approach_blocks_old_and_new_key() -> None:
+    new = {"approaches": {"finetune": {"render": "plain"}}}
+    old = {"methods": {"finetune": {"render": "plain"}}}
+    assert approach(new, "finetune") == approach(old, "finetune") == {"render": "plain"}
+    assert approach({}, "finetune") == {}
