@@ -320,14 +320,11 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
     raise bad()
 
 
-#: keys that are gone: full name -> (the key that replaces it in the same section, or None; what to do). A config
-#: that still sets one loads with a DeprecationWarning for one release, then the key becomes unknown.
-DEPRECATED_KEYS: dict[str, tuple[str | None, str]] = {
-    "eval.suites": (
-        None,
-        "it was never read (no suite ran after training): evaluate the trained model with "
-        "`tunelab eval --model RUN_DIR/final --suite NAME`",
-    ),
+#: keys that are gone -> what to do instead; a config that still sets one loads with a DeprecationWarning for one
+#: release (the key is ignored), then the key becomes unknown.
+REMOVED_KEYS: dict[str, str] = {
+    "eval.suites": "it was never read (no suite ran after training): evaluate the trained model with "
+    "`tunelab eval --model RUN_DIR/final --suite NAME`",
 }
 
 
@@ -337,22 +334,14 @@ def _build(cls: type, values: dict[str, Any], prefix: str, source: str | None) -
     kwargs: dict[str, Any] = {}
     for k, v in values.items():
         full = f"{prefix}.{k}" if prefix else str(k)
-        if full in DEPRECATED_KEYS and k not in names:
-            new, why = DEPRECATED_KEYS[full]
+        if full in REMOVED_KEYS and k not in names:
             where = f" ({source})" if source else ""
-            if new is None:
-                warnings.warn(
-                    f"config key {full}{where} is deprecated and ignored: {why}", DeprecationWarning, 2
-                )
-                continue
             warnings.warn(
-                f"config key {full}{where} is deprecated: use {prefix}.{new} ({why})", DeprecationWarning, 2
+                f"config key {full}{where} is removed and ignored: {REMOVED_KEYS[full]}",
+                DeprecationWarning,
+                2,
             )
-            if new in values:
-                raise InputError(
-                    f"set only one of {k} and {new} ({k} is the old name)", file=source, field=full
-                )
-            k, full = new, f"{prefix}.{new}"
+            continue
         if k not in names:
             close = difflib.get_close_matches(str(k), names, n=1, cutoff=0.5)
             hint = f"; did you mean '{(prefix + '.' if prefix else '') + close[0]}'?" if close else ""
