@@ -73,8 +73,10 @@ def config(
 ) -> Any:
     from tunelab.config import config_from_dict
 
+    lora = train.pop("lora", {})
     return config_from_dict(
         {
+            "lora": lora,
             "run_name": "tunelab",
             "output_dir": str(out),
             "model": {"name_or_path": model},
