@@ -19,9 +19,6 @@ run, in fp32 and bf16. Model FLOPs per processed token: 6 * params for full trai
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import json
 import statistics
 import sys
@@ -29,43 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _measure import matmul_peaks, peak_gib, peak_reset
+from _train_ablate import ablate
+
 TASKS = ["fin_sentiment", "triage_level", "revenue_trend", "lb_to_kg"]
 WARMUP = 2
-
-
-def peak_reset() -> None:
-    """Free what can be freed and reset this process's RSS high-water mark (Linux ``clear_refs``)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def peak_gib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def matmul_peaks() -> dict[str, float]:
-    """GFLOP/s of a 1024^3 product in fp32 and bf16 at the current thread count (best of 10)."""
-    import torch
-
-    out = {}
-    for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(1024, 1024, dtype=dt), torch.randn(1024, 1024, dtype=dt)
-        a @ b
-        best = float("inf")
-        for _ in range(10):
-            t = time.perf_counter()
-            a @ b
-            best = min(best, time.perf_counter() - t)
-        out[name] = 2 * 1024**3 / best / 1e9
-    return out
 
 
 def config(
@@ -221,6 +186,29 @@ def _merged(model: str, adapter: Path) -> Any:
     return PeftModel.from_pretrained(load_model(model, device="cpu"), str(adapter))
 
 
+def _trl_records(d: dict[str, Any], form: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+    """TRL's dataset for the same rows in the same order, and its sequences per step."""
+    if form == "packed":
+        recs = [
+            {
+                "input_ids": r["input_ids"][: sum(r["seq_lens"])],
+                "labels": r["labels"][: sum(r["seq_lens"])],
+                "seq_lengths": r["seq_lens"],
+            }
+            for r in d["order"]
+        ]
+        per_step = rows
+    else:  # the rows' examples, one per sequence, in the same order
+        recs = []
+        for r in d["order"]:
+            s = 0
+            for n in r["seq_lens"]:
+                recs.append({"input_ids": r["input_ids"][s : s + n], "labels": r["labels"][s : s + n]})
+                s += n
+        per_step = max(1, round(rows * d["examples_per_row"]))
+    return recs, per_step
+
+
 def run_trl(
     model: str,
     d: dict[str, Any],
@@ -245,24 +233,7 @@ def run_trl(
     from tunelab.config import LoraConfig
     from tunelab.models._load import resolve_model_path
 
-    if form == "packed":
-        recs = [
-            {
-                "input_ids": r["input_ids"][: sum(r["seq_lens"])],
-                "labels": r["labels"][: sum(r["seq_lens"])],
-                "seq_lengths": r["seq_lens"],
-            }
-            for r in d["order"]
-        ]
-        per_step = rows
-    else:  # the rows' examples, one per sequence, in the same order
-        recs = []
-        for r in d["order"]:
-            s = 0
-            for n in r["seq_lens"]:
-                recs.append({"input_ids": r["input_ids"][s : s + n], "labels": r["labels"][s : s + n]})
-                s += n
-        per_step = max(1, round(rows * d["examples_per_row"]))
+    recs, per_step = _trl_records(d, form, rows)
     times: list[float] = []
 
     class Timer(TrainerCallback):
@@ -332,45 +303,6 @@ def run_trl(
     return r
 
 
-ABLATIONS = {
-    # name: (what it undoes, config overrides, attribute patches)
-    "lora_dropout_0.05": ("the LoRA dropout default (0.05 before)", {"lora": {"dropout": 0.05}}, {}),
-    "frozen_fp32": ("frozen base weights kept fp32 (autocast re-casts them)", {}, {"cast": True}),
-    "attention_bf16": ("attention in bf16 under autocast", {}, {"attn": True}),
-    "ce_chunk_2048": ("2048-row CE chunks", {}, {"chunk": True}),
-}
-
-
-def ablate(
-    model: str, d: dict[str, Any], tmp: Path, method: str, a: Any, geo: dict[str, Any]
-) -> dict[str, Any]:
-    """tunelab with one of this issue's changes undone at a time (short runs): what each change buys."""
-    import tunelab.models._lora as lora_mod
-    import tunelab.train._attention as attn_mod
-    import tunelab.train._loss as loss_mod
-
-    out = {}
-    for name, (what, overrides, patch) in ABLATIONS.items():
-        if method == "full" and (overrides.get("lora") or patch.get("cast")):
-            continue
-        saved = (lora_mod.cast_frozen_linears, attn_mod.attention_dtype, loss_mod.chunk_rows)
-        if patch.get("cast"):
-            lora_mod.cast_frozen_linears = lambda *x, **k: 0  # type: ignore[assignment]
-        if patch.get("attn"):
-            attn_mod.attention_dtype = lambda dev, low: low  # type: ignore[assignment]
-        if patch.get("chunk"):
-            loss_mod.chunk_rows = lambda *x, **k: 2048  # type: ignore[assignment]
-        try:
-            r = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, **geo, **overrides)
-        finally:
-            lora_mod.cast_frozen_linears, attn_mod.attention_dtype, loss_mod.chunk_rows = saved
-        out[name] = {"undoes": what, **{k: round(v, 3) for k, v in r.items() if isinstance(v, float)}}
-        _log(
-            f"[{method}] ablation {name}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB"
-        )
-    return out
-
-
 def _mfu(r: dict[str, Any], flops_per_token: float, peaks: dict[str, float]) -> None:
     for k, v in peaks.items():
         r[f"mfu_{k}"] = flops_per_token * r["processed_tokens_per_s"] / (v * 1e9)
@@ -424,7 +356,7 @@ def bench_method(
         peaks.append(matmul_peaks())
     extra: dict[str, Any] = {}
     if a.ablate:
-        extra["ablation"] = ablate(model, d, tmp, method, a, geo)
+        extra["ablation"] = ablate(run_tunelab, model, d, tmp, method, a, geo)
     if a.ckpt_check:
         g = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, grad_ckpt=True, **geo)
         extra["tunelab_grad_ckpt"] = {k: round(v, 3) for k, v in g.items() if isinstance(v, float)}

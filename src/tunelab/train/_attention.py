@@ -153,7 +153,8 @@ def attention_dtype(device_type: str, low: torch.dtype) -> torch.dtype:
             t_best = min(t_best, time.perf_counter() - t)
         return t_best
 
-    with torch.autocast(device_type, enabled=False):
+    # first called wherever attention first runs: under no_grad (validation) too
+    with torch.autocast(device_type, enabled=False), torch.inference_mode(False), torch.enable_grad():
         return low if best(low) < 0.87 * best(torch.float32) else torch.float32  # a clear win, or fp32
 
 
