@@ -44,7 +44,7 @@ def test_train_gpu_script_small_on_cpu(tmp_path: Path) -> None:
 
 
 def _tiny_folder() -> str:
-    from tunelab.models._tiny import tiny_model_dir
+    from tunelab.models import tiny_model_dir
 
     return str(tiny_model_dir())
 
