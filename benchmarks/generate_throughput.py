@@ -24,6 +24,15 @@ lm-evaluation-harness is not a tunelab dependency. To include it, install it som
 
     python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--long-new-tokens 128]
         [--reps 5] [--loop-reps 1] [--batch-size 64] [--model-dir DIR] [--train-steps 120]
+
+On a real model (``--model smollm2-135m-instruct`` or a model folder) both workloads are chat prompts to that
+model as it is: ``eval-like`` = the synthetic items' held-out phrasings (the template's default system prompt
+included, ~80 tokens, short answers), ``open-ended`` = requests for a paragraph of text. tunelab is also
+timed with its shared-prefix KV reuse off (``tunelab_no_prefix_s``). The last line then holds
+``ratio_vs_lm_eval`` and ``ratio_vs_per_example`` (eval-like workload) and the same-text counts:
+
+    python benchmarks/generate_throughput.py --model smollm2-135m-instruct [--n 64] [--n-open 16]
+        [--max-new-tokens 32] [--long-new-tokens 64] [--reps 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -94,20 +103,38 @@ def _open_ended_prompts(n: int) -> list[str]:
     return [t[:160] for t in general_text(n, seed=11)]
 
 
+def _chat_open_ended(n: int) -> list[list[dict[str, str]]]:
+    """Chat requests for free text (the real model's open-ended workload)."""
+    from tunelab.synth import general_text
+
+    return [
+        [{"role": "user", "content": f"Write a paragraph that continues this text: {t[:120]}"}]
+        for t in general_text(n, seed=11)
+    ]
+
+
 def _workload(
-    name: str, model_path: str, items: list[Any] | None, args: argparse.Namespace, max_new_tokens: int
+    name: str,
+    model_path: str,
+    items: list[Any] | None,
+    args: argparse.Namespace,
+    max_new_tokens: int,
+    chats: list[list[dict[str, str]]] | None = None,
 ) -> dict[str, Any]:
     """tunelab vs the per-example loop (and lm-eval when importable) on one model; one result dict.
-    ``items`` are synthetic-task items (chat prompts, scored), or None for open-ended plain prompts."""
+    ``items`` are synthetic-task items (chat prompts, scored); else ``chats`` (chat prompts, not scored);
+    else open-ended plain prompts."""
     import torch
 
+    import tunelab.generation._generate as gen_mod
     from tunelab.generation import Decoding, encode_prompts, generate_ids, render_prompt
     from tunelab.models import load_model, load_tokenizer
 
     model = load_model(model_path, device="cpu")
     tok = load_tokenizer(model_path)
-    if items is not None:
-        prompts = [render_prompt(ex.prompt_messages, tok, "chat") for ex in items]
+    if items is not None or chats is not None:
+        msgs = [ex.prompt_messages for ex in items] if items is not None else chats or []
+        prompts = [render_prompt(m, tok, "chat") for m in msgs]
         ids = encode_prompts(tok, prompts, add_special_tokens=False)
     else:
         prompts = _open_ended_prompts(args.n)
@@ -117,6 +144,13 @@ def _workload(
 
     def run_tunelab() -> list[list[int]]:
         return [g.token_ids for g in generate_ids(model, tok, ids, dec, batch_size=args.batch_size)]
+
+    def run_no_prefix() -> list[list[int]]:
+        saved, gen_mod.MIN_SHARED_PREFIX = gen_mod.MIN_SHARED_PREFIX, 1 << 30
+        try:
+            return run_tunelab()
+        finally:
+            gen_mod.MIN_SHARED_PREFIX = saved
 
     def run_loop() -> list[list[int]]:
         out = []
@@ -158,13 +192,15 @@ def _workload(
         ]
         return list(lm.generate_until(reqs, disable_tqdm=True))
 
-    times: dict[str, list[float]] = {"tunelab": [], "per_example": [], "lm_eval": []}
+    times: dict[str, list[float]] = {"tunelab": [], "per_example": [], "lm_eval": [], "no_prefix": []}
     outputs: dict[str, Any] = {}
     # the fast two alternate (and swap order every rep) so that load from other processes hits both alike
     plan: list[tuple[str, Any]] = [("per_example", run_loop)] * args.loop_reps
     for r in range(args.reps):
         pair = [("tunelab", run_tunelab), ("lm_eval", run_lmeval)]
         plan += pair if r % 2 == 0 else pair[::-1]
+        if args.prefix_check:
+            plan.append(("no_prefix", run_no_prefix))
     for key, fn in plan:
         if key == "lm_eval" and lm is None:
             continue
@@ -184,7 +220,13 @@ def _workload(
         "identical_to_per_example": n_same == len(ids),
         "n_identical": n_same,
         "tunelab_accuracy": _accuracy(texts, items) if items is not None else None,
+        "mean_prompt_tokens": sum(map(len, ids)) / len(ids),
     }
+    if times["no_prefix"]:
+        result["tunelab_no_prefix_s"] = med["no_prefix"]
+        result["n_identical_no_prefix"] = sum(
+            a == b for a, b in zip(outputs["no_prefix"], outputs["per_example"])
+        )
     print(
         f"[{name}] {result['mean_new_tokens']:.1f} new tokens/item; tunelab batched: {med['tunelab']:.2f}s  "
         f"per-example generate: {med['per_example']:.2f}s  ratio {result['speedup_vs_per_example']:.1f}x  "
@@ -229,7 +271,14 @@ def main() -> None:
         help="where the tuned model is trained once and cached",
     )
     ap.add_argument("--train-steps", type=int, default=120, help="fine-tuning steps for the tuned model")
+    ap.add_argument("--model", default="tunelab-tiny", help="tunelab-tiny, or a real model's name or folder")
+    ap.add_argument("--n-open", type=int, default=16, help="open-ended prompts (real model)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--prefix-check", action="store_true", help="also time tunelab without prefix sharing")
     args = ap.parse_args()
+    if args.model != "tunelab-tiny":
+        _real(args)
+        return
 
     import torch
 
@@ -266,6 +315,44 @@ def main() -> None:
                 "torch_threads": torch.get_num_threads(),
                 "lm_eval_version": lm_eval_version,
                 "workloads": results,
+            }
+        )
+    )
+
+
+def _real(args: argparse.Namespace) -> None:
+    """Both workloads on a real model as it is; the last line holds the ratio keys."""
+    import torch
+
+    from tunelab.models._load import resolve_model_path
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.prefix_check = True
+    path = resolve_model_path(args.model)
+    items = _items(args.n)
+    res = [
+        _workload("eval-like", path, items, args, args.max_new_tokens),
+        _workload("open-ended", path, None, args, args.long_new_tokens, chats=_chat_open_ended(args.n_open)),
+    ]
+    ev = res[0]
+    import lm_eval
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "generate_throughput",
+                "model": args.model,
+                "device": "CPU, float32",
+                "torch_threads": torch.get_num_threads(),
+                "batch_size": args.batch_size,
+                "reps": args.reps,
+                "lm_eval_version": getattr(lm_eval, "__version__", ""),
+                "workloads": res,
+                "ratio_vs_lm_eval": round(ev.get("speedup_vs_lm_eval", 0.0), 3),
+                "ratio_vs_per_example": round(ev["speedup_vs_per_example"], 3),
+                "same_text_as_per_example": f"{ev['n_identical']}/{args.n}",
+                "prefix_sharing_speedup": round(ev["tunelab_no_prefix_s"] / ev["tunelab_s"], 3),
             }
         )
     )

@@ -15,6 +15,14 @@ steps; model FLOPs utilization = 6 * params * processed tokens/s over a matmul p
 The last line printed is one JSON object.
 
     python benchmarks/train_throughput.py [--steps 20] [--batch 32] [--reps 3] [--threads 1]
+
+On a real model (``--model smollm2-135m-instruct`` or a model folder) the comparison is the one in
+``benchmarks/_train_real.py``: LoRA and full, the same packed rows in the same order for both trainers,
+TRL probed in each of its forms, and the last line holds ``ratio_vs_trl_lora``, ``ratio_vs_trl_full``,
+``mfu_lora`` and ``mfu_full``:
+
+    python benchmarks/train_throughput.py --model smollm2-135m-instruct [--method both|lora|full]
+        [--steps 6] [--probe-steps 3] [--reps 3] [--rows 4] [--pack-length 256] [--threads 2]
 """
 
 from __future__ import annotations
@@ -292,15 +300,29 @@ def run_trl(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=32, help="examples per step for padded TRL")
-    ap.add_argument("--pack-length", type=int, default=512)
+    ap.add_argument("--model", default="tunelab-tiny", help="tunelab-tiny, a model name or folder")
+    ap.add_argument("--steps", type=int, default=None, help="optimizer steps (tiny 20, real 6)")
+    ap.add_argument("--batch", type=int, default=32, help="examples per step for padded TRL (tiny)")
+    ap.add_argument("--pack-length", type=int, default=None, help="packed row length (tiny 512, real 256)")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument(
-        "--threads", type=int, default=1, help="torch intra-op threads for both (shared machines: 1)"
-    )
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for both (tiny 1, real 2)")
+    ap.add_argument("--lr", type=float, default=1e-3, help="(tiny)")
+    ap.add_argument("--method", default="both", choices=["both", "lora", "full"], help="(real)")
+    ap.add_argument("--rows", type=int, default=4, help="packed rows per step (real)")
+    ap.add_argument("--examples", type=int, default=1032, help="instruction examples (real)")
+    ap.add_argument("--probe-steps", type=int, default=3, help="steps of each TRL probe run (real)")
+    ap.add_argument("--ckpt-check", action="store_true", help="also time tunelab with checkpointing (real)")
+    ap.add_argument("--ablate", action="store_true", help="also time tunelab with each change undone (real)")
     a = ap.parse_args()
+    real = a.model != "tunelab-tiny"
+    a.steps = a.steps or (6 if real else 20)
+    a.pack_length = a.pack_length or (256 if real else 512)
+    a.threads = a.threads or (2 if real else 1)
+    if real:
+        import _train_real
+
+        _train_real.main(a)
+        return
 
     import torch
 

@@ -105,7 +105,11 @@ class DataConfig:
 class LoraConfig:
     r: int = _f(8, "LoRA rank.")
     alpha: int = _f(16, "LoRA alpha (scale = alpha / r).")
-    dropout: float = _f(0.05, "Dropout on the LoRA input.")
+    dropout: float = _f(
+        0.0,
+        "Dropout on the LoRA input (0 by default, as Unsloth: a mask per adapted module cost a fifth of a "
+        "CPU LoRA step on SmolLM2-135M).",
+    )
     target_modules: list[str] = _f(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         "Module names to adapt.",
@@ -132,6 +136,9 @@ class TrainConfig:
     compile: bool = _f(False, "torch.compile the model.")
     grad_ckpt: bool = _f(False, "Activation (gradient) checkpointing.")
     eval_every: int = _f(50, "Validation loss every N steps (0 = only at the end).")
+    eval_max_rows: int = _f(
+        64, "Validation loss on at most this many rows: the same seeded subset every time (0 = all)."
+    )
     early_stopping_patience: int = _f(0, "Stop after N evaluations without improvement (0 = off).")
     save_every: int = _f(0, "Checkpoint every N steps (0 = only the final model).")
     keep_last: int = _f(2, "Checkpoints to keep (the best one is kept as well).")

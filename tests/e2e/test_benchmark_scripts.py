@@ -41,3 +41,50 @@ def test_train_gpu_script_small_on_cpu(tmp_path: Path) -> None:
         assert run["target_tokens_per_s"] > 0 and run["final_loss"] > 0
     for method in ("full", "lora"):
         assert result["summary"][method]["ratio"] > 0
+
+
+def _tiny_folder() -> str:
+    from tunelab.models import tiny_model_dir
+
+    return str(tiny_model_dir())
+
+
+@pytest.mark.slow
+def test_train_throughput_real_model_form_runs(tmp_path: Path) -> None:
+    """The ``--model`` form (written for SmolLM2-135M) run on the tiny model's folder: every TRL probe ran,
+    both trainers trained on the same rows (their losses agree closely), and the ratio keys are there."""
+    pytest.importorskip("trl")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--model", _tiny_folder()]
+        + ["--method", "lora", "--steps", "4", "--probe-steps", "3", "--reps", "1", "--examples", "200"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    run = result["runs"]["lora"]
+    assert len(run["trl_probe_processed_tokens_per_s"]) == 7  # 2 forms x 3 precisions + checkpointing
+    assert result["ratio_vs_trl_lora"] > 0 and 0 < result["mfu_lora"] < 1
+    assert run["loss_rel_diff"] < 0.02  # the same batches in the same order
+
+
+@pytest.mark.slow
+def test_generate_throughput_real_model_form_runs(tmp_path: Path) -> None:
+    pytest.importorskip("lm_eval")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "generate_throughput.py"), "--model", _tiny_folder()]
+        + ["--n", "8", "--n-open", "4", "--reps", "1", "--max-new-tokens", "8", "--long-new-tokens", "8"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["ratio_vs_lm_eval"] > 0 and result["ratio_vs_per_example"] > 0
+    assert result["same_text_as_per_example"] == "8/8"
+    assert all(w["n_identical_no_prefix"] == w["n_identical"] for w in result["workloads"])

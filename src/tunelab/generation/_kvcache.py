@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Running",
     "cache_of",
+    "common_prefix",
+    "expand_cache",
     "forward_kwargs",
     "growing_layer_class",
     "join_groups",
     "joinable",
     "prefill",
+    "prefix_cache",
 ]
 
 
@@ -52,10 +55,16 @@ class Running:
 
 
 def prefill(
-    model: PreTrainedModel, prompts: list[list[int]], rows: list[int], pad_id: int, extra: dict[str, Any]
+    model: PreTrainedModel,
+    prompts: list[list[int]],
+    rows: list[int],
+    pad_id: int,
+    fw: tuple[str, dict[str, Any]],
+    prefix: Any = None,
 ) -> Running:
     """The prompt pass of a left-padded group (each prompt flush right, position ids from the mask);
-    ``extra`` is the second half of :func:`forward_kwargs`."""
+    ``fw`` is :func:`forward_kwargs`. With ``prefix`` (a one-row KV cache of the tokens every prompt
+    starts with, already cut from ``prompts``), the rows share it: each row is prefix, padding, own tokens."""
     import torch
 
     width = max(len(ids) for ids in prompts)
@@ -65,9 +74,51 @@ def prefill(
         input_ids[r, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
         attention[r, width - len(ids) :] = 1
     input_ids, attention = input_ids.to(model.device), attention.to(model.device)
-    position = (attention.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=position, use_cache=True, **extra)
+    kwargs: dict[str, Any] = dict(fw[1])
+    if prefix is not None:
+        n_prefix = prefix.layers[0].keys.shape[2]
+        attention = torch.cat([attention.new_ones((len(prompts), n_prefix)), attention], dim=1)
+        kwargs[fw[0]] = expand_cache(prefix, len(prompts))
+    position = (attention.cumsum(-1) - 1).clamp(min=0)[:, -width:]
+    out = model(
+        input_ids=input_ids, attention_mask=attention, position_ids=position, use_cache=True, **kwargs
+    )
     return Running(rows, cache_of(out), attention, position[:, -1:], out.logits[:, -1, :])
+
+
+def common_prefix(prompts: list[list[int]]) -> int:
+    """Length of the longest common prefix, leaving every prompt at least one token of its own."""
+    first, n = prompts[0], min(len(p) for p in prompts) - 1
+    for p in prompts[1:]:
+        i = 0
+        while i < n and p[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
+
+
+def prefix_cache(model: PreTrainedModel, ids: list[int], fw: tuple[str, dict[str, Any]]) -> Any:
+    """The KV cache of one row of ``ids`` (None where the model's cache cannot be shared)."""
+    import torch
+
+    x = torch.tensor([ids], dtype=torch.long, device=model.device)
+    out = model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=True, **fw[1])
+    cache = cache_of(out)
+    return cache if joinable(cache) else None
+
+
+def expand_cache(prefix: Any, n: int) -> Any:
+    """A copy of a one-row cache repeated for ``n`` rows (the prefix stays reusable)."""
+    import copy
+
+    cache = copy.copy(prefix)
+    cache.layers = []
+    for layer in prefix.layers:
+        new = copy.copy(layer)
+        new.keys = layer.keys.expand(n, -1, -1, -1).contiguous()
+        new.values = layer.values.expand(n, -1, -1, -1).contiguous()
+        cache.layers.append(new)
+    return cache
 
 
 def joinable(cache: Any) -> bool:

@@ -23,7 +23,7 @@ from tunelab.models._load import (
     resolve_dtype,
     resolve_model_path,
 )
-from tunelab.models._lora import apply_lora, load_qlora_base, trainable_parameters
+from tunelab.models._lora import apply_lora, cast_frozen_linears, load_qlora_base, trainable_parameters
 from tunelab.models._merge import merge_adapter
 from tunelab.models._modelfile import write_modelfile
 from tunelab.models._registry import (
@@ -59,6 +59,7 @@ __all__ = [
     "write_gguf",
     "write_modelfile",
     "apply_lora",
+    "cast_frozen_linears",
     "load_qlora_base",
     "merge_adapter",
     "trainable_parameters",

@@ -232,7 +232,7 @@ class GenerationEngine:
         groups = length_groups([len(r.prompt_ids) for r in reqs]) if self._joins is not False else []
         groups = groups or [list(range(len(reqs)))]
         parts = [
-            prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw[1]) for g in groups
+            prefill(self.model, [reqs[i].prompt_ids for i in g], g, self.pad_id, self._fw) for g in groups
         ]
         if self._joins is None:
             self._joins = all(joinable(p.cache) for p in parts)

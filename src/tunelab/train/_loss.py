@@ -24,11 +24,27 @@ from tunelab.errors import TunelabError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["chunked_cross_entropy", "CausalLMLoss", "neftune_hook", "decoder_and_head", "check_plain_logits"]
+__all__ = [
+    "chunked_cross_entropy",
+    "chunk_rows",
+    "CausalLMLoss",
+    "neftune_hook",
+    "decoder_and_head",
+    "check_plain_logits",
+]
 
 # Config fields of families whose forward post-processes lm_head logits, and the value meaning "none":
 # Gemma 2/3 tanh softcapping, Cohere's multiplier, Granite's divisor.
 _LOGIT_POSTPROCESSING = {"final_logit_softcapping": None, "logit_scale": 1.0, "logits_scaling": 1.0}
+#: bytes of the float32 (chunk, V) logits of one chunk: 128 MiB is 682 rows of a 49k vocabulary
+#: (SmolLM2), 262 of a 128k one; more rows do not make the (chunk, H) x (H, V) product faster on a
+#: CPU, and on SmolLM2 a 2048-row chunk held 1.2 GiB of logits, softmax and its bf16 copy at once
+LOGITS_CHUNK_BYTES = 128 * 2**20
+
+
+def chunk_rows(vocab_size: int, budget_bytes: int = LOGITS_CHUNK_BYTES) -> int:
+    """Target tokens per lm_head chunk for a vocabulary: the float32 logits stay within the budget."""
+    return max(64, min(8192, budget_bytes // (4 * max(vocab_size, 1))))
 
 
 class _FusedLinearCrossEntropy(torch.autograd.Function):
@@ -91,7 +107,7 @@ def chunked_cross_entropy(
     hidden: torch.Tensor,
     targets: torch.Tensor,
     lm_head: nn.Module,
-    chunk_size: int = 2048,
+    chunk_size: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed cross-entropy of the target tokens, never building the full (B, T, V) logits.
 
@@ -102,7 +118,7 @@ def chunked_cross_entropy(
         lm_head: the output projection. A plain ``nn.Linear`` without bias takes the fused path;
             anything else (a LoRA-wrapped or quantized head) is called chunk by chunk under
             activation checkpointing.
-        chunk_size: target tokens per chunk.
+        chunk_size: target tokens per chunk; by default :func:`chunk_rows` of the head's vocabulary.
 
     Returns:
         ``(loss_sum, n_targets)``: the float32 sum of token losses and the number of targets.
@@ -115,6 +131,10 @@ def chunked_cross_entropy(
     if t.numel() == 0:
         return hidden.sum() * 0.0, n
     weight = getattr(lm_head, "weight", None)
+    if chunk_size is None:
+        chunk_size = chunk_rows(
+            int(getattr(lm_head, "out_features", 0) or (weight.shape[0] if weight is not None else 0))
+        )
     if type(lm_head) is nn.Linear and lm_head.bias is None and weight is not None:
         dtype = _compute_dtype(h.device, weight.dtype)
         with torch.autocast(h.device.type, enabled=False):
@@ -179,13 +199,13 @@ class CausalLMLoss(nn.Module):
 
     Args:
         model: a Hugging Face causal LM or a peft model around one.
-        chunk_size: target tokens per lm_head chunk.
+        chunk_size: target tokens per lm_head chunk (default: sized by the vocabulary, :func:`chunk_rows`).
 
     Raises:
         TunelabError: the model post-processes its logits (:func:`check_plain_logits`).
     """
 
-    def __init__(self, model: nn.Module, chunk_size: int = 2048) -> None:
+    def __init__(self, model: nn.Module, chunk_size: int | None = None) -> None:
         super().__init__()
         check_plain_logits(model)
         self.model = model

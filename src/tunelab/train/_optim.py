@@ -38,7 +38,11 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.o
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    fused = all(p.is_cuda for p in decay + no_decay) and bool(decay + no_decay)
+    params = decay + no_decay
+    # the fused kernel (CUDA, and CPU since torch 2.4) reads each parameter, gradient and moment once
+    fused = bool(params) and all(
+        p.device.type in ("cuda", "cpu") and p.dtype.is_floating_point for p in params
+    )
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8, fused=fused or None)
 
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from tunelab.config import Config
 from tunelab.errors import InputError
-from tunelab.models import apply_lora, load_model, load_qlora_base, load_tokenizer, pick_device
+from tunelab.models import (
+    apply_lora,
+    cast_frozen_linears,
+    load_model,
+    load_qlora_base,
+    load_tokenizer,
+    pick_device,
+)
 from tunelab.train._attention import check_packing_support, register_segment_attention
 from tunelab.train._monitor import bf16_is_faster
 
@@ -46,7 +55,7 @@ def make_accelerator(config: Config) -> Accelerator:
     )
 
 
-def load_for_training(config: Config, accelerator_device: str) -> tuple[Any, Any]:
+def load_for_training(config: Config, accelerator_device: str, bf16: bool = False) -> tuple[Any, Any]:
     m, t = config.model, config.train
     tokenizer = load_tokenizer(m.name_or_path, m.chat_template, m.trust_remote_code, m.revision)
     if t.method == "qlora":
@@ -74,4 +83,6 @@ def load_for_training(config: Config, accelerator_device: str) -> tuple[Any, Any
         model = apply_lora(
             model, lc.r, lc.alpha, lc.dropout, lc.target_modules, lc.dora, quantized=t.method == "qlora"
         )
+        if bf16 and t.method == "lora" and not lc.dora:  # the base weights are only ever read in bf16
+            cast_frozen_linears(model, torch.bfloat16)
     return model, tokenizer

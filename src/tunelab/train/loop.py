@@ -117,25 +117,39 @@ def forward_backward(
 
 
 def evaluate_loss(
-    model: torch.nn.Module, rows: list[dict[str, Any]], batch_size: int, pad_id: int, accelerator: Accelerator
+    model: torch.nn.Module,
+    rows: list[dict[str, Any]],
+    batch_tokens: int,
+    pad_id: int,
+    accelerator: Accelerator,
 ) -> float:
     """Token-level mean cross-entropy over ``rows`` (each process scores its share).
+
+    Batches are sized by tokens, not rows: rows are taken longest first and a batch grows while
+    ``rows * longest`` (padding included) stays within ``batch_tokens``, so short unpacked rows
+    share a batch and long ones do not run out of memory.
 
     Returns:
         sum(token CE) / (target tokens), pooled over all processes.
     """
     model.eval()
-    mine = rows[accelerator.process_index :: accelerator.num_processes]
+    mine = sorted(
+        rows[accelerator.process_index :: accelerator.num_processes], key=lambda r: -len(r["input_ids"])
+    )
     sums = torch.zeros(2, device=accelerator.device)
     with torch.no_grad(), accelerator.autocast():
-        for i in range(0, len(mine), batch_size):
-            b = collate(mine[i : i + batch_size], pad_id)
-            s, n = model(
+        i = 0
+        while i < len(mine):
+            width = len(mine[i]["input_ids"])  # the batch's longest row (sorted)
+            n = max(1, min(len(mine) - i, batch_tokens // max(width, 1)))
+            b = collate(mine[i : i + n], pad_id)
+            i += n
+            s, k = model(
                 input_ids=b["input_ids"].to(accelerator.device),
                 targets=b["targets"].to(accelerator.device),
                 position_ids=b["position_ids"].to(accelerator.device),
             )
-            sums += torch.stack([s.float(), n.float()])
+            sums += torch.stack([s.float(), k.float()])
     sums = accelerator.reduce(sums, reduction="sum")
     model.train()
     return float(sums[0] / sums[1].clamp(min=1.0))
@@ -198,7 +212,9 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         dump_config(config, run_dir / "config.yaml")
-    model, tokenizer = load_for_training(config, accelerator.device.type)
+    model, tokenizer = load_for_training(
+        config, accelerator.device.type, accelerator.mixed_precision == "bf16"
+    )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     data = build_train_data(config, tokenizer)
     if accelerator.is_main_process:
@@ -263,10 +279,14 @@ def train(config: Config, resume: bool = False) -> TrainResult:
         }
 
     # ---- fit
-    has_val = bool(data.val_rows)
+    # validation on a fixed subset (the rows are in a seeded order already), in batches of the training
+    # micro-batch's tokens
+    val_rows = data.val_rows[: tc.eval_max_rows] if tc.eval_max_rows > 0 else data.val_rows
+    val_tokens = tc.batch_size * config.data.max_length
+    has_val = bool(val_rows)
     initial_val = None
     if has_val and start is None:  # the base model's validation loss: what training improves on
-        initial_val = evaluate_loss(wrapper, data.val_rows, tc.batch_size, pad_id, accelerator)
+        initial_val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator)
     progress = Progress(tc.max_steps, step, accelerator.is_main_process)
     win_loss = torch.zeros((), device=accelerator.device)  # summed token loss since the last log
     win_tokens = torch.zeros((), device=accelerator.device)
@@ -325,7 +345,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             progress.update(step)
         improved = False
         if do_eval:
-            val = evaluate_loss(wrapper, data.val_rows, tc.batch_size, pad_id, accelerator)
+            val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator)
             train_mean = sum(eval_window) / len(eval_window) if eval_window else None
             eval_window = []
             improved, overfit = tracker.observe(step, val, train_mean)
@@ -368,6 +388,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
         "target_tokens": int(tokens_done),
         "tokens_per_s": tokens_done / max(train_time, 1e-9),
         "peak_memory_gib": round(peak_memory_gib(accelerator.device.type), 4),
+        "val_rows_scored": len(val_rows),
         "trainable_params": trainable,
         "method": tc.method,
         "bf16": accelerator.mixed_precision == "bf16",

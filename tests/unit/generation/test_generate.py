@@ -177,3 +177,33 @@ def test_trim_and_bad_settings() -> None:
         Decoding(max_new_tokens=0)
     with pytest.raises(InputError, match="top_p"):
         Decoding(top_p=0)
+
+
+def test_shared_prefix_runs_once_and_changes_nothing(tiny: tuple[Any, Any]) -> None:
+    """Prompts sharing a system prompt: one one-row pass of the shared tokens, then the rows' own tokens on
+    its KV cache; the outputs equal one-at-a-time generation."""
+    model, tok = tiny
+    system = {"role": "system", "content": "Answer in one short sentence, then stop. Be precise."}
+    texts = general_text(8, seed=9)
+    prompts = [
+        render_prompt([system, {"role": "user", "content": t[: 20 + 11 * i]}], tok, "chat")
+        for i, t in enumerate(texts)
+    ]
+    ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    passes: list[tuple[int, int]] = []
+
+    def record(module: Any, args: Any, kwargs: Any) -> None:
+        x = kwargs["input_ids"]
+        if x.shape[1] > 1:
+            passes.append((x.shape[0], x.shape[1]))
+
+    h = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        gens = generate_ids(model, tok, ids, Decoding(max_new_tokens=10), batch_size=8)
+    finally:
+        h.remove()
+    shared = len(encode_prompts(tok, [render_prompt([system], tok, "chat")], add_special_tokens=False)[0])
+    assert passes[0][0] == 1 and passes[0][1] >= shared - 2  # the shared tokens, once, one row
+    assert all(w <= max(map(len, ids)) - passes[0][1] for _, w in passes[1:])  # rows start after them
+    for g, p in zip(gens, ids):
+        assert g.token_ids == _one_at_a_time(model, p, 10)

@@ -32,6 +32,7 @@ PUBLIC = {
     "load_model",
     "load_model_and_tokenizer",
     "load_qlora_base",
+    "cast_frozen_linears",
     "load_tokenizer",
     "merge_adapter",
     "pick_device",

@@ -130,3 +130,22 @@ def test_logit_postprocessing_families_are_refused(model_type: str, field: str, 
         CausalLMLoss(model)
     setattr(model.config, field, None if field == "final_logit_softcapping" else 1.0)
     CausalLMLoss(model)  # neutral values train as plain logits
+
+
+def test_attention_dtype_is_decided_even_when_first_asked_without_grad() -> None:
+    """The per-op choice times a forward+backward; validation (no_grad) may be the first to ask."""
+    from tunelab.train._attention import attention_dtype
+
+    attention_dtype.cache_clear()
+    with torch.no_grad():
+        got = attention_dtype("cpu", torch.bfloat16)
+    assert got in (torch.bfloat16, torch.float32)
+    assert attention_dtype("cuda", torch.bfloat16) is torch.bfloat16  # only the CPU is timed
+
+
+def test_chunk_rows_keep_the_logits_within_budget() -> None:
+    from tunelab.train._loss import LOGITS_CHUNK_BYTES, chunk_rows
+
+    assert chunk_rows(49_152) == 682  # SmolLM2
+    for v in (1_400, 49_152, 128_256):
+        assert chunk_rows(v) * v * 4 <= max(LOGITS_CHUNK_BYTES, 64 * v * 4)
