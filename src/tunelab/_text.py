@@ -16,7 +16,15 @@ from typing import Any
 
 from tunelab.errors import InputError
 
-__all__ = ["MAX_YAML_DEPTH", "MAX_YAML_NODES", "check_text_file", "read_text_file", "load_yaml"]
+__all__ = [
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "apply_overrides",
+    "check_text_file",
+    "load_yaml",
+    "parse_scalar",
+    "read_text_file",
+]
 
 #: Nesting levels of mappings and lists in a YAML document.
 MAX_YAML_DEPTH = 64
@@ -199,3 +207,34 @@ def load_yaml(text: str, source: str | None = None) -> tuple[Any, dict[str, int]
     finally:
         loader.dispose()
     return value, lines
+
+
+def parse_scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` (or ``--section.key=value``) overrides to a mapping.
+
+    Values are parsed as YAML scalars (``3`` is an int, ``[a, b]`` a list, ``true`` a bool).
+    """
+    out = dict(values)
+    for raw in overrides:
+        item = raw[2:] if raw.startswith("--") else raw
+        if "=" not in item:
+            raise InputError(f"override {raw!r} must look like --section.key=value", field="overrides")
+        dotted, text = item.split("=", 1)
+        parts = dotted.split(".")
+        node = out
+        for p in parts[:-1]:
+            child = node.get(p)
+            child = dict(child) if isinstance(child, dict) else {}
+            node[p] = child
+            node = child
+        node[parts[-1]] = parse_scalar(text)
+    return out

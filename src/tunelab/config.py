@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from tunelab._atomic import write_text_atomic
-from tunelab._text import load_yaml, read_text_file
+from tunelab._text import apply_overrides, load_yaml, read_text_file
 from tunelab.errors import InputError, Problem
 
 __all__ = [
@@ -397,37 +397,6 @@ def _located(err: InputError, source: str | None, key_lines: dict[str, int]) -> 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """Every field, defaults included, as plain Python values."""
     return dataclasses.asdict(cfg)
-
-
-def _parse_scalar(text: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``section.key=value`` (or ``--section.key=value``) overrides to a mapping.
-
-    Values are parsed as YAML scalars (``3`` is an int, ``[a, b]`` a list, ``true`` a bool).
-    """
-    out = dict(values)
-    for raw in overrides:
-        item = raw[2:] if raw.startswith("--") else raw
-        if "=" not in item:
-            raise InputError(f"override {raw!r} must look like --section.key=value", field="overrides")
-        dotted, text = item.split("=", 1)
-        parts = dotted.split(".")
-        node = out
-        for p in parts[:-1]:
-            child = node.get(p)
-            child = dict(child) if isinstance(child, dict) else {}
-            node[p] = child
-            node = child
-        node[parts[-1]] = _parse_scalar(text)
-    return out
 
 
 def shipped_presets() -> list[str]:
