@@ -213,7 +213,7 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
             methods[name]["seeds"][str(s)] = _train_or_reuse(name, rcfg, say)
             stages.step(f"train {name} seed {s}", 3)
     slices = define_slices(cfg)
-    written = write_eval_sets(cfg, runs, slices, target_eval)
+    written = write_eval_sets(cfg, per_seed, slices, target_eval)
     checks = contamination_counts(per_seed, slices)
     stages.step("evaluation items and contamination check", 2)
     base_cache: list[Any] = []

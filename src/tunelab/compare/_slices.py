@@ -21,8 +21,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tunelab._atomic import write_text_atomic
 from tunelab.config import Config
 from tunelab.data import Example, check_contamination, human_texts
+from tunelab.errors import InputError
 from tunelab.synth import general_text, generate, instruction_following_items
 
 __all__ = ["EVAL_SEED_OFFSET", "define_slices", "write_eval_sets", "contamination_counts", "read_set"]
@@ -87,25 +89,42 @@ def read_set(path: str | Path) -> list[Any]:
     return [Example.from_dict(json.loads(x)) for x in lines if x.strip()]
 
 
-def _trained_cases(runs: dict[str, Config]) -> set[tuple[str, str]]:
-    from tunelab.train import read_sources  # imports torch: loaded when a comparison runs
+def _run_examples(rcfg: Config) -> list[Example]:
+    """The examples a run trained and validated on, as training wrote them to ``run_dir/data/``."""
+    out: list[Example] = []
+    for name in ("train", "val"):
+        path = rcfg.run_dir / "data" / f"{name}.jsonl"
+        if not path.is_file():
+            raise InputError(
+                "the run's training examples are missing (trained by an older tunelab?): delete the run "
+                "directory to train it again",
+                file=str(path),
+            )
+        out += read_set(path)
+    return out
 
+
+def _trained_cases(per_seed: dict[str, dict[int, Config]]) -> set[tuple[str, str]]:
+    """(task, case hash) of every example any run was given, read from each run's ``run_dir/data/``."""
     seen: set[tuple[str, str]] = set()
-    for rcfg in runs.values():
-        for examples in read_sources(rcfg):
-            for ex in examples:
+    for seeds in per_seed.values():
+        for rcfg in seeds.values():
+            for ex in _run_examples(rcfg):
                 if ex.meta.get("case_hash"):
                     seen.add((str(ex.meta.get("task")), str(ex.meta["case_hash"])))
     return seen
 
 
 def write_eval_sets(
-    cfg: Config, runs: dict[str, Config], slices: dict[str, dict[str, Any]], target_eval: list[Any] | None
+    cfg: Config,
+    per_seed: dict[str, dict[int, Config]],
+    slices: dict[str, dict[str, Any]],
+    target_eval: list[Any] | None,
 ) -> dict[str, dict[str, Any]]:
     """Write each slice's items to ``RUN_DIR/eval_sets/<slice>.jsonl`` (generated ones drop every item whose
     case either method trained on) and return per slice: candidates, dropped as seen, kept."""
 
-    seen = _trained_cases(runs)
+    seen = _trained_cases(per_seed)
     out_dir = cfg.run_dir / "eval_sets"
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, dict[str, Any]] = {}
@@ -137,7 +156,7 @@ def write_eval_sets(
             ]
             drawn = len(items)
         path = out_dir / f"{key}.jsonl"
-        path.write_text("".join(ex.to_json() + "\n" for ex in items), encoding="utf-8")
+        write_text_atomic(path, "".join(ex.to_json() + "\n" for ex in items))
         spec["file"] = str(path.resolve())
         report[key] = {"candidates": drawn, "dropped_seen_in_training": dropped, "kept": len(items)}
     return report
@@ -164,13 +183,13 @@ def contamination_counts(
     Returns:
         training set -> slice -> level -> number of training items that match.
     """
-    from tunelab.train import read_sources  # imports torch: loaded when a comparison runs
-
     eval_sets = {k: read_set(s["file"]) for k, s in slices.items()}
     out: dict[str, dict[str, dict[str, int]]] = {}
     for name, seeds in per_seed.items():
-        first = next(iter(seeds.values()))
-        train = [ex for src in read_sources(first) for ex in src]
+        trained: dict[str, Example] = {}
+        for rcfg in seeds.values():  # every seed's split of the same task data, as training wrote it
+            trained.update((ex.to_json(), ex) for ex in _run_examples(rcfg))
+        train = list(trained.values())
         sets: dict[str, list[Any]] = {name: train}
         for s, rcfg in seeds.items():
             sets[f"replay (seed {s})"] = _replay_texts(rcfg, len(train))
