@@ -253,12 +253,12 @@ def test_browser_launch_watch_browse_judge_chat(ui: UI, tmp_path: Path) -> None:
         )
         assert set(series) == {f"{m}-{k}" for m in ("instruction", "finetune") for k in ("train", "val")}
         _shot(driver, "4-results")
-        Select(driver.find_element(By.ID, "flips-slice")).select_by_value("in_domain")
+        Select(driver.find_element(By.ID, "flips-slice")).select_by_value("target_format")
         _wait(lambda: int(_attr(driver, "#flips-count", "data-n") or 0) < all_n, "slice filter")
         slices = driver.execute_script(
             "return [...document.querySelectorAll('.flip')].map(e => e.dataset.slice)"
         )
-        assert slices and set(slices) == {"in_domain"}
+        assert slices and set(slices) == {"target_format"}
         # ---- three blind votes
         driver.find_element(By.ID, "tab-judge").click()
         _wait(lambda: driver.find_elements(By.ID, "judge-start"), "judge start")

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from tunelab.errors import InputError, TunelabError
-from tunelab.ui._runs import MODELS, approach
+from tunelab.ui._runs import MODELS, approach, first_seed_dir
 
 __all__ = ["ChatModels", "MAX_MESSAGE_CHARS", "MAX_NEW_TOKENS"]
 
@@ -59,7 +59,7 @@ def _serve_args(run_dir: Path, model: str) -> tuple[list[str], str]:
     base = str(data["base_model"])
     if model == "base":
         return ["--model", base], "chat"
-    final = run_dir / model / "final"
+    final = first_seed_dir(run_dir, model) / "final"
     if not final.is_dir():
         raise InputError(f"the {model} model has no final/ folder", file=str(final))
     fmt = approach(data, model).get("render") or "chat"

@@ -107,7 +107,26 @@ def approach(data: dict[str, Any], name: str) -> dict[str, Any]:
     """One tuned model's block of ``compare.json`` (curve, render, cost): under ``approaches``, or under
     ``methods`` in files written before that key was renamed."""
     block = data.get("approaches", data.get("methods")) or {}
-    return dict(block.get(name) or {})
+    one = dict(block.get(name) or {})
+    seeds = one.get("seeds")
+    if isinstance(seeds, dict) and seeds:  # one run per seed: the first seed's run stands for the approach
+        return {**dict(next(iter(seeds.values()))), **{k: v for k, v in one.items() if k != "seeds"}}
+    return one
+
+
+def train_dir(d: Path, name: str) -> Path:
+    """The folder of an approach's training run: ``<name>/seed-<s>/`` (the one logged to most recently)
+    when the comparison trains one run per seed, else ``<name>/``."""
+    seeded = [p for p in (d / name).glob("seed-*") if (p / "metrics.jsonl").is_file()]
+    if seeded:
+        return max(seeded, key=lambda p: (p / "metrics.jsonl").stat().st_mtime)
+    return d / name
+
+
+def first_seed_dir(d: Path, name: str) -> Path:
+    """The first seed's run of an approach (``<name>/seed-<lowest>/``), else ``<name>/``."""
+    seeded = sorted((d / name).glob("seed-*"), key=lambda p: int(p.name.split("-", 1)[1]))
+    return seeded[0] if seeded else d / name
 
 
 def read_job(d: Path) -> dict[str, Any] | None:
@@ -136,10 +155,12 @@ def _stage_from_log(lines: list[str]) -> tuple[str, str | None]:
     ``[eval] base: ...``, and ``report:`` at the end."""
     stage, model = "starting", None
     for line in lines:
-        m = re.search(r"\[(instruction|finetune)\] (training|already trained)", line)
+        m = re.search(r"\[(instruction|finetune)\] (training|already trained)", line) or re.search(
+            r"\[train\] (instruction|finetune) ", line
+        )
         if m:
             stage, model = "training", m.group(1)
-        m = re.search(r"\[eval\] (base|instruction|finetune):", line)
+        m = re.search(r"\[eval\] (base|instruction|finetune)(?:/seed-\d+)?:", line)
         if m:
             stage, model = "evaluating", m.group(1)
         if line.startswith("report:"):
@@ -156,7 +177,7 @@ def _error_from_log(lines: list[str]) -> str | None:
 
 
 def _newest_mtime(d: Path) -> float:
-    ps = [d / m / "metrics.jsonl" for m in TRAINED] + [d / "eval", d / "compare.json"]
+    ps = [train_dir(d, m) / "metrics.jsonl" for m in TRAINED] + [d / "eval", d / "compare.json"]
     return max((p.stat().st_mtime for p in ps if p.exists()), default=0.0)
 
 
@@ -225,7 +246,8 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
 
 def _train_progress(d: Path, name: str, max_steps: int) -> dict[str, Any]:
     """Step, curves and seconds per step of one training run, from its growing metrics.jsonl."""
-    recs = _read_jsonl(d / name / "metrics.jsonl")
+    run = train_dir(d, name)
+    recs = _read_jsonl(run / "metrics.jsonl")
     train = [[r["step"], r["loss"]] for r in recs if r.get("loss") is not None]
     val = [[r["step"], r["val_loss"]] for r in recs if r.get("val_loss") is not None]
     # time spent = sum over logged windows of (tokens in the window / tokens per second in it)
@@ -235,7 +257,7 @@ def _train_progress(d: Path, name: str, max_steps: int) -> dict[str, Any]:
             seconds += (r["tokens"] - prev_tokens) / r["tokens_per_s"]
             prev_tokens = r["tokens"]
     step = recs[-1]["step"] if recs else 0
-    done = (d / name / "train_summary.json").is_file()
+    done = (run / "train_summary.json").is_file()
     return {
         "step": step,
         "max_steps": max_steps,
@@ -288,6 +310,8 @@ def run_results(d: Path) -> dict[str, Any]:
 
 
 def _lenient(row: dict[str, Any]) -> float | None:
+    if row.get("lenient") is not None:  # graded by the comparison: strict, lenient and format per item
+        return float(row["lenient"])
     s = row.get("scores_lenient")
     if isinstance(s, dict):
         vals = [s[k] for k in SCORER_KEYS if s.get(k) is not None]
@@ -299,11 +323,23 @@ def _lenient(row: dict[str, Any]) -> float | None:
 
 
 def _strict(row: dict[str, Any]) -> float:
+    if row.get("strict") is not None:
+        return float(row["strict"])
     s = row.get("scores", {})
     for k in SCORER_KEYS:
         if s.get(k) is not None:
             return float(s[k])
     return 0.0
+
+
+def _model_rows(d: Path, model: str, key: str) -> list[dict[str, Any]]:
+    """One model's graded rows of one slice: ``eval/base/<slice>.jsonl`` and the first seed's
+    ``eval/<approach>/seed-<s>/<slice>.jsonl``; or the older ``eval/<model>/eval/<slice>/predictions.jsonl``."""
+    seeded = sorted((d / "eval" / model).glob("seed-*"), key=lambda p: int(p.name.split("-", 1)[1]))
+    for p in [*(x / f"{key}.jsonl" for x in seeded[:1]), d / "eval" / model / f"{key}.jsonl"]:
+        if p.is_file():
+            return _read_jsonl(p)
+    return _read_jsonl(d / "eval" / model / "eval" / key / "predictions.jsonl")
 
 
 def accuracy_items(d: Path) -> dict[str, list[dict[str, Any]]]:
@@ -312,7 +348,7 @@ def accuracy_items(d: Path) -> dict[str, list[dict[str, Any]]]:
     data = _read_json(d / "compare.json") or {}
     out: dict[str, list[dict[str, Any]]] = {}
     for key in data.get("slices", {}):
-        rows = {m: _read_jsonl(d / "eval" / m / "eval" / key / "predictions.jsonl") for m in MODELS}
+        rows = {m: _model_rows(d, m, key) for m in MODELS}
         if not rows["base"] or "prediction" not in rows["base"][0]:
             continue
         by_id = {m: {r["id"]: r for r in rows[m]} for m in MODELS}
