@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tunelab.config import Config, SourceConfig
+from tunelab.config import Config, DataConfig, SourceConfig, load_config
 from tunelab.data import load, split
 from tunelab.errors import InputError
 from tunelab.synth import get_task
@@ -76,9 +76,27 @@ def _check_tasks(cfg: Config) -> None:
         get_task(t)  # unknown task -> InputError naming the closest one
 
 
+#: the shipped preset each run takes its approach from (``configs/instruction.yaml``, ``configs/finetune.yaml``)
+PRESETS = {"instruction": "instruction", "finetune": "finetune"}
+
+
+def _approach(name: str) -> DataConfig:
+    """The shipped preset's data settings, whose template slice, rendering and loss mask make a run instruction
+    tuning or fine-tuning. The preset's budget (steps, batch, row length, schedule), model and tasks are not
+    used: the comparison gives both runs its own, so they get the same compute on the same base."""
+    d = load_config(PRESETS[name]).data
+    slices = {s.templates for s in d.sources}
+    if len(slices) != 1:
+        raise InputError(
+            f"preset {PRESETS[name]!r} mixes template slices {sorted(slices)}", field="data.sources"
+        )
+    return d
+
+
 def plan_runs(cfg: Config) -> dict[str, Config]:
     """The two training configs: same base, same optimizer steps, batch and row length (so the same
-    compute); they differ only in data mixture, templates and rendering.
+    compute); they differ only in data mixture, and in templates, rendering and loss mask, which come from
+    the shipped ``instruction`` and ``finetune`` presets (see :func:`_approach`).
 
     With ``compare.target_file`` the instruction mixture is the file's training part (weight
     ``target_weight``) plus the synthetic tasks plus ``instruction_files``; the fine-tuned model trains on the
@@ -86,6 +104,8 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
     """
     c = cfg.compare
     _check_tasks(cfg)
+    pi, pf = _approach("instruction"), _approach("finetune")
+    ti, tf = pi.sources[0].templates, pf.sources[0].templates
     n = cfg.synth.n_per_task
     inst = copy.deepcopy(cfg)
     inst.run_name, inst.output_dir = "instruction", str(cfg.run_dir)
@@ -93,25 +113,21 @@ def plan_runs(cfg: Config) -> dict[str, Config]:
     fine.run_name, fine.output_dir = "finetune", str(cfg.run_dir)
     if c.target_file is None:
         inst.data.sources = [
-            SourceConfig(
-                task=t, n=n, templates="train", weight=c.target_weight if t == c.target_task else 1.0
-            )
+            SourceConfig(task=t, n=n, templates=ti, weight=c.target_weight if t == c.target_task else 1.0)
             for t in c.instruction_tasks
         ]
         # the fine-tuned model sees the target task only, as many examples as the whole mixture has
-        fine.data.sources = [
-            SourceConfig(task=c.target_task, n=n * len(c.instruction_tasks), templates="finetune")
-        ]
+        fine.data.sources = [SourceConfig(task=c.target_task, n=n * len(c.instruction_tasks), templates=tf)]
     else:
         train_path = str(user_target_paths(cfg)[0])
         inst.data.sources = [
             SourceConfig(path=train_path, format="tunelab", weight=c.target_weight),
-            *(SourceConfig(task=t, n=n, templates="train") for t in c.instruction_tasks),
+            *(SourceConfig(task=t, n=n, templates=ti) for t in c.instruction_tasks),
         ]
         fine.data.sources = [SourceConfig(path=train_path, format="tunelab")]
     inst.data.sources += [copy.deepcopy(s) for s in c.instruction_files]
-    inst.data.render, inst.data.mask = "chat", "assistant"
-    fine.data.render, fine.data.mask = "plain", "assistant"
+    inst.data.render, inst.data.mask = pi.render, pi.mask
+    fine.data.render, fine.data.mask = pf.render, pf.mask
     for r in (inst, fine):
         r.data.val_sources = []
     return {"instruction": inst, "finetune": fine}
