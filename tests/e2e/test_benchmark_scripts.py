@@ -87,4 +87,7 @@ def test_generate_throughput_real_model_form_runs(tmp_path: Path) -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ratio_vs_lm_eval"] > 0 and result["ratio_vs_per_example"] > 0
     assert result["same_text_as_per_example"] == "8/8"
-    assert all(w["n_identical_no_prefix"] == w["n_identical"] for w in result["workloads"])
+    runs = [r for w in result["workloads"].values() for r in w["runs"]]
+    assert {r["dtype"] for r in runs} == {"float32", "bfloat16"}  # every tool timed in both
+    assert all(r["n_identical_no_prefix"] == r["n_identical"] for r in runs if r["dtype"] == "float32")
+    assert all(w["tunelab_fastest"] in ("float32", "bfloat16") for w in result["workloads"].values())

@@ -86,7 +86,7 @@ def test_readme_serving_example_talks_to_the_server(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
-    assert _run("tunelab model tiny --out runs/demo/finetune/final", tmp_path).returncode == 0
+    assert _run("tunelab model tiny --out runs/demo/finetune/seed-0/final", tmp_path).returncode == 0
     serve = serve.split("&")[0].replace("8000", port) + " --device cpu"
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     proc = subprocess.Popen(

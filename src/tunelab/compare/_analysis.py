@@ -228,7 +228,7 @@ def write_verdict(
         )
     elif wins["instruction"] and wins["finetune"]:
         out.append(
-            "Summary: each approach won where it was trained to: fine-tuning on "
+            "Summary: each approach won some slices: fine-tuning on "
             + ", ".join(wins["finetune"])
             + "; instruction tuning on "
             + ", ".join(wins["instruction"])

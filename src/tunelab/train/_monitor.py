@@ -151,26 +151,46 @@ class EvalTracker:
         self.history = list(s.get("history", []))
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` line of /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return ""
+
+
+def _cpu_flags() -> set[str]:
+    return set(_cpuinfo("flags").split())
+
+
+def _cpu_model() -> str:
+    import platform
+
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+#: where the CPU's bf16-vs-fp32 timing is kept, under tunelab's cache folder (one decision per machine)
+HARDWARE_FILE = "hardware.json"
 
 
 @functools.cache
 def bf16_is_faster(device_type: str) -> bool:
-    """Whether bf16 autocast beats fp32 on this hardware.
+    """Whether bf16 autocast beats fp32 on this hardware (``train.bf16: auto``).
 
     CUDA: when the GPU supports bf16. CPU: only with native bf16 matmuls (AMX, or AVX-512 BF16:
     ``torch.backends.cpu.get_cpu_capability()`` reports AMX, or it reports AVX512 and the CPU
     flags show ``avx512_bf16``), *and* when a bf16 matmul measured here is at least 15% faster
     than fp32: on shared or virtualised machines the flags can promise what the kernels do not
     deliver (a 1024x512x512 product ran 2x slower in bf16 on this project's machines).
+
+    The timing is taken once per machine and kept in ``<tunelab cache>/hardware.json`` (keyed by CPU
+    model and torch version): a decision that changes the numbers must not change with the machine's
+    load, or the same config and seed would train in fp32 one time and in bf16 the next (and the two
+    approaches of one comparison could differ). ``train.bf16: on|off`` overrides it.
     """
     import torch
 
@@ -182,6 +202,10 @@ def bf16_is_faster(device_type: str) -> bool:
     flags = _cpu_flags()
     if not ("AMX" in cap or ("AVX512" in cap and ("avx512_bf16" in flags or "amx_bf16" in flags))):
         return False
+    key = f"cpu bf16 matmul faster: {_cpu_model()}; {cap}; torch {torch.__version__}"
+    known = _hardware_facts()
+    if isinstance(known.get(key), bool):
+        return bool(known[key])
 
     def best_time(dtype: torch.dtype) -> float:
         a, b = torch.randn(1024, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
@@ -192,7 +216,32 @@ def bf16_is_faster(device_type: str) -> bool:
             best = min(best, time.perf_counter() - t)
         return best
 
-    return best_time(torch.bfloat16) * 1.15 < best_time(torch.float32)
+    faster = best_time(torch.bfloat16) * 1.15 < best_time(torch.float32)
+    _remember_hardware_fact(key, faster)
+    return faster
+
+
+def _hardware_path() -> Path:
+    from tunelab.models import cache_dir
+
+    return cache_dir() / HARDWARE_FILE
+
+
+def _hardware_facts() -> dict[str, Any]:
+    try:
+        data = json.loads(_hardware_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember_hardware_fact(key: str, value: bool) -> None:
+    facts = {**_hardware_facts(), key: value}
+    try:
+        _hardware_path().parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(_hardware_path(), json.dumps(facts, indent=1, sort_keys=True) + "\n")
+    except OSError as e:  # a read-only cache: decide again next time, and say so
+        log.warning("could not record the bf16 timing in %s: %s", _hardware_path(), e)
 
 
 def peak_memory_gib(device_type: str) -> float:

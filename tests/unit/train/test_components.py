@@ -112,3 +112,29 @@ def test_packing_on_cuda_needs_the_transformers_floor() -> None:
     check_packing_support("cuda", "5.24.0")
     with pytest.raises(InputError, match=r"data.packing: packed rows on cuda need transformers>=4.54"):
         check_packing_support("cuda", "4.53.2")
+
+
+def test_bf16_decision_is_taken_once_per_machine_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train.bf16: auto`` must not flip with the machine's load: the timing is kept in the cache folder
+    and later processes read it (a planted answer is obeyed)."""
+    import json
+
+    from tunelab.train import _monitor
+
+    monkeypatch.setenv("TUNELAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(_monitor, "_cpu_flags", lambda: {"avx512_bf16"})
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    _monitor.bf16_is_faster.cache_clear()
+    try:
+        first = _monitor.bf16_is_faster("cpu")
+        facts = json.loads((tmp_path / "hardware.json").read_text(encoding="utf-8"))
+        assert list(facts.values()) == [first]
+        (key,) = facts
+        assert "torch" in key and "AVX512" in key
+        (tmp_path / "hardware.json").write_text(json.dumps({key: not first}), encoding="utf-8")
+        _monitor.bf16_is_faster.cache_clear()
+        assert _monitor.bf16_is_faster("cpu") is (not first)
+    finally:
+        _monitor.bf16_is_faster.cache_clear()
