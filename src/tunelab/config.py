@@ -198,6 +198,9 @@ class CompareConfig:
     n_general: int = _f(60, "Items of the general instruction-following slice and the forgetting-KL slice.")
     n_forgetting_texts: int = _f(120, "Human-written paragraphs scored for forgetting (bits per byte).")
     general_max_new_tokens: int = _f(96, "Generation budget on the general instruction-following slice.")
+    keep_checkpoints: bool = _f(
+        False, "Keep a finished run's checkpoints/ (only final/ is graded; full: GBs)."
+    )
 
 
 @dataclass

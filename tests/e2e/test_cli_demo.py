@@ -42,6 +42,9 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         )
         assert r.returncode == 0, r.stdout + r.stderr
         assert "report.html" in r.stdout and "[stage " in r.stderr and "ETA" in r.stderr
+        runs = sorted((d / "demo").glob("*/seed-*"))
+        assert len(runs) == 4 and all((run / "final").is_dir() for run in runs)
+        assert not any((run / "checkpoints").exists() for run in runs), "finished runs keep only final/"
         out.append(d / "demo")
     return out
 

@@ -27,6 +27,7 @@ grade base and every tuned model on every slice -> hierarchical statistics -> ve
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,14 @@ def _train_or_reuse(name: str, rcfg: Config, say: Progress) -> dict[str, Any]:
             f"({'resuming' if resume else 'from the base'})"
         )
         train(rcfg, resume=resume)
+    ckpt = run_dir / "checkpoints"
+    if not rcfg.compare.keep_checkpoints and ckpt.is_dir() and (run_dir / "final").is_dir():
+        size = sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
+        shutil.rmtree(ckpt)  # resume state of a finished run: final/ is what is graded and kept
+        say(
+            f"[train] {name} {rcfg.run_name}: removed checkpoints/ ({size / 2**30:.1f} GiB; "
+            "compare.keep_checkpoints=true keeps them), final/ kept"
+        )
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     curve = read_curve(run_dir / "metrics.jsonl")
     return {
