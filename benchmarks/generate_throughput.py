@@ -136,7 +136,7 @@ def _workload(
     else open-ended plain prompts."""
     import torch
 
-    import tunelab.generation._generate as gen_mod
+    import tunelab.generation._prompt_pass as gen_mod
     from tunelab.generation import Decoding, encode_prompts, generate_ids, render_prompt
     from tunelab.models import load_model, load_tokenizer
 
@@ -297,6 +297,11 @@ def main() -> None:
         help="(real model) weight dtypes every tool runs in, float32 first; the fastest of each tool is compared",
     )
     args = ap.parse_args()
+    # tunelab keeps freed memory in the process (glibc mallopt) when it generates on CPU; set it before
+    # any tool runs, so the per-example loop and lm-eval run on the same allocator settings
+    from tunelab.generation import keep_freed_memory
+
+    keep_freed_memory()
     if args.model != "tunelab-tiny":
         _real(args)
         return

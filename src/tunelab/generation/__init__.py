@@ -8,7 +8,7 @@ command-line style arguments. Importing this package does not import torch.
 The pieces of one decode step are public too, for a caller that runs its own step loop (the server's
 continuous batching admits and releases rows between steps): :func:`prefill` (the prompt pass of a
 left-padded group), :func:`join_groups` (KV caches joined into one running batch), :func:`joinable`,
-:func:`length_groups`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
+:func:`length_groups`, :func:`keep_freed_memory`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
 and the :class:`Running` batch state.
 """
 
@@ -32,7 +32,6 @@ from tunelab.generation._generate import (
     generate,
     generate_ids,
     is_oom_error,
-    length_groups,
     next_tokens,
     render_prompt,
     trim_at_stop,
@@ -43,8 +42,10 @@ from tunelab.generation._kvcache import (
     forward_kwargs,
     join_groups,
     joinable,
+    keep_freed_memory,
     prefill,
 )
+from tunelab.generation._prompt_pass import length_groups
 from tunelab.generation._vllm import import_vllm, vllm_server_command
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "eos_token_ids",
     "forward_kwargs",
     "join_groups",
+    "keep_freed_memory",
     "length_groups",
     "next_tokens",
     "prefill",

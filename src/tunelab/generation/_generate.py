@@ -17,11 +17,12 @@ KV cache rather than ``model.generate``):
    batch size and retries the same prompts; the smaller size is kept for the rest of the run;
 5. results go back to the caller's order.
 
-Two more savings for evaluation-shaped work: the tokens every prompt of a batch starts with (a chat
-template's default system prompt: 24 of SmolLM2's ~71-token eval prompts; a shared few-shot preamble) are
-run once per batch and their KV cache is shared by every row (each row's layout is then prefix, padding,
-own tokens, with padding masked); and batches are sized by tokens (padded prompt + budget of new tokens)
-as well as by items, so short prompts share big batches and long ones do not run out of memory.
+Three more savings for evaluation-shaped work: tokens that prompts share (the batch's common prefix, such as a
+chat template's default system prompt, and runs that clusters of prompts share after it, such as one
+phrasing of a task) run once and their KV cache is shared (:mod:`tunelab.generation._prompt_pass`); the KV
+cache of the decode steps lives in memory reused from batch to batch (:class:`~._kvcache.KVArena`); and
+batches are sized by tokens (padded prompt + budget of new tokens) as well as by items, so short prompts
+share big batches and long ones do not run out of memory.
 
 Greedy decoding is the default (REFERENCE.md: sampling during evaluation makes scores noisy).
 """
@@ -38,14 +39,14 @@ from tunelab.data import plain_prompt, render_chat, stop_token_ids
 from tunelab.errors import InputError, TunelabError
 from tunelab.generation._kvcache import (
     Running,
+    arena_for,
     cache_of,
-    common_prefix,
     forward_kwargs,
     join_groups,
     joinable,
-    prefill,
-    prefix_cache,
+    keep_freed_memory,
 )
+from tunelab.generation._prompt_pass import prompt_pass
 
 if TYPE_CHECKING:
     import torch
@@ -72,8 +73,6 @@ PromptFormat = Literal["chat", "plain"]
 AUTO_BATCH_SIZE = 64
 #: tokens per batch (rows * (longest prompt + max_new_tokens)) whatever the item count
 BATCH_TOKENS = 32_768
-#: a common prefix of the batch's prompts is run once and shared when it has at least this many tokens
-MIN_SHARED_PREFIX = 4
 
 
 @dataclass(frozen=True)
@@ -231,22 +230,6 @@ def next_tokens(logits: torch.Tensor, decoding: Decoding, gen: torch.Generator |
     return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
 
-#: a prompt pass takes prompts down to this fraction of its longest one's length (at most 10% padding)
-MIN_LENGTH_FRACTION = 0.9
-
-
-def length_groups(lengths: Sequence[int]) -> list[list[int]]:
-    """Split positions of ``lengths`` (sorted longest first) into runs no shorter than
-    :data:`MIN_LENGTH_FRACTION` of each run's first: the prompt pass of a very mixed batch spends its
-    compute on padding."""
-    groups: list[list[int]] = []
-    for i, n in enumerate(lengths):
-        if not groups or n < MIN_LENGTH_FRACTION * lengths[groups[-1][0]]:
-            groups.append([])
-        groups[-1].append(i)
-    return groups
-
-
 def _decode(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -329,17 +312,19 @@ def _run_batch(
     reasons = ["length"] * len(batch)
     fw = forward_kwargs(model)
     with torch.inference_mode():
-        n_prefix = common_prefix(batch) if len(batch) > 1 else 0
-        prefix = prefix_cache(model, batch[0][:n_prefix], fw) if n_prefix >= MIN_SHARED_PREFIX else None
-        cut = n_prefix if prefix is not None else 0
-        parts = [
-            prefill(model, [batch[i][cut:] for i in g], g, pad_id, fw, prefix)
-            for g in length_groups([len(b) for b in batch])
-        ]
-        if all(joinable(p.cache) for p in parts):
-            parts = [join_groups(parts, decoding.max_new_tokens)]
-        for run in parts:
-            _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
+        parts = prompt_pass(model, batch, pad_id, fw)
+        arena = arena_for(model)
+        if all(joinable(p.cache) for p in parts) and arena.lock.acquire(blocking=False):
+            try:  # one running batch in the model's reused KV memory
+                run = join_groups(parts, decoding.max_new_tokens, arena)
+                _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
+            finally:
+                arena.lock.release()
+        else:
+            if all(joinable(p.cache) for p in parts):  # another thread holds the arena
+                parts = [join_groups(parts, decoding.max_new_tokens)]
+            for run in parts:
+                _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
     results = []
     for ids, gen_ids, reason in zip(batch, out_ids, reasons):
         text = str(tokenizer.decode(gen_ids, skip_special_tokens=True))
@@ -384,6 +369,8 @@ def generate_ids(
     if any(len(p) == 0 for p in prompt_ids):
         raise InputError("an empty prompt cannot be generated from", field="prompt")
     model.eval()
+    if model.device.type == "cpu":
+        keep_freed_memory()
     eos_ids = eos_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
     order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))

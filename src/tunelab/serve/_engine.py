@@ -37,6 +37,7 @@ from tunelab.generation import (
     forward_kwargs,
     join_groups,
     joinable,
+    keep_freed_memory,
     length_groups,
     next_tokens,
     prefill,
@@ -101,6 +102,8 @@ class GenerationEngine:
         max_queue: int = 64,
     ) -> None:
         self.model = model.eval()
+        if model.device.type == "cpu":
+            keep_freed_memory()
         self.tokenizer = tokenizer
         self.max_batch = max(1, max_batch)
         self.max_queue = max(0, max_queue)

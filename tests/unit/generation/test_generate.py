@@ -9,7 +9,6 @@ import torch
 
 from tunelab.errors import InputError
 from tunelab.generation._generate import (
-    MIN_LENGTH_FRACTION,
     Decoding,
     encode_prompts,
     generate,
@@ -17,6 +16,7 @@ from tunelab.generation._generate import (
     render_prompt,
     trim_at_stop,
 )
+from tunelab.generation._prompt_pass import MIN_LENGTH_FRACTION, PAD_SLACK
 from tunelab.synth import general_text
 
 
@@ -101,7 +101,7 @@ def test_batches_hold_similar_lengths(tiny: tuple[Any, Any]) -> None:
     finally:
         h.remove()
     assert len(widths) > 1  # 16 prompts of 13..90 tokens do not go in one batch of 16
-    assert all(shortest >= MIN_LENGTH_FRACTION * width for width, shortest in widths)
+    assert all(shortest >= min(MIN_LENGTH_FRACTION * width, width - PAD_SLACK) for width, shortest in widths)
     assert sum(1 for _ in widths) < len(ids)  # ...but not one prompt at a time either
 
 
@@ -179,6 +179,22 @@ def test_trim_and_bad_settings() -> None:
         Decoding(top_p=0)
 
 
+def _with_prompt_passes(model: Any, tok: Any, ids: list[list[int]]) -> tuple[Any, list[tuple[int, int]]]:
+    """Greedy generations of ``ids`` (10 new tokens, batch 8) and the (rows, width) of each multi-token pass."""
+    passes: list[tuple[int, int]] = []
+
+    def record(module: Any, args: Any, kwargs: Any) -> None:
+        x = kwargs["input_ids"]
+        if x.shape[1] > 1:
+            passes.append((x.shape[0], x.shape[1]))
+
+    h = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        return generate_ids(model, tok, ids, Decoding(max_new_tokens=10), batch_size=8), passes
+    finally:
+        h.remove()
+
+
 def test_shared_prefix_runs_once_and_changes_nothing(tiny: tuple[Any, Any]) -> None:
     """Prompts sharing a system prompt: one one-row pass of the shared tokens, then the rows' own tokens on
     its KV cache; the outputs equal one-at-a-time generation."""
@@ -190,20 +206,66 @@ def test_shared_prefix_runs_once_and_changes_nothing(tiny: tuple[Any, Any]) -> N
         for i, t in enumerate(texts)
     ]
     ids = encode_prompts(tok, prompts, add_special_tokens=False)
-    passes: list[tuple[int, int]] = []
-
-    def record(module: Any, args: Any, kwargs: Any) -> None:
-        x = kwargs["input_ids"]
-        if x.shape[1] > 1:
-            passes.append((x.shape[0], x.shape[1]))
-
-    h = model.register_forward_pre_hook(record, with_kwargs=True)
-    try:
-        gens = generate_ids(model, tok, ids, Decoding(max_new_tokens=10), batch_size=8)
-    finally:
-        h.remove()
+    gens, passes = _with_prompt_passes(model, tok, ids)
     shared = len(encode_prompts(tok, [render_prompt([system], tok, "chat")], add_special_tokens=False)[0])
     assert passes[0][0] == 1 and passes[0][1] >= shared - 2  # the shared tokens, once, one row
     assert all(w <= max(map(len, ids)) - passes[0][1] for _, w in passes[1:])  # rows start after them
     for g, p in zip(gens, ids):
         assert g.token_ids == _one_at_a_time(model, p, 10)
+
+
+def test_shared_stems_cluster_prompts_alike_after_the_prefix() -> None:
+    from tunelab.generation._prompt_pass import Stem, shared_stems
+
+    run = list(range(1, 10))  # nine shared tokens
+    tails = [[*run, 10, 11], [*run, 20], [5, 5], [*run, 10, 30], run]
+    # rows 0 and 3 share ten tokens, row 1 nine with them; row 4 is the nine tokens alone, and keeps one
+    # token of its own, so it shares eight; row 2 shares nothing
+    assert shared_stems(tails, 8) == [Stem((4, 0, 3, 1), 8)]
+    assert shared_stems(tails[:4], 8) == [Stem((0, 3, 1), 9)]
+    assert shared_stems(tails, 10) == [Stem((0, 3), 10)]  # each keeps one token of its own
+    assert shared_stems(tails, 11) == []
+    assert shared_stems(tails, 0) == []  # off
+
+
+def test_prompts_alike_after_the_prefix_share_a_stem_and_change_nothing(tiny: tuple[Any, Any]) -> None:
+    """Two phrasings after one system prompt: the prefix runs once (one row), each phrasing's shared run
+    once (one pass, a row per phrasing), then the rows' own tokens; outputs equal one-at-a-time generation."""
+    model, tok = tiny
+    system = {"role": "system", "content": "Answer in one short sentence, then stop. Be precise."}
+    lead = [
+        "Read the passage below and say in one word what it is about. Passage:",
+        "Here is a text; continue it with one more sentence in the same style. Text:",
+    ]
+    texts = general_text(8, seed=3)
+    prompts = [
+        render_prompt([system, {"role": "user", "content": f"{lead[i % 2]} {t[: 12 + 9 * i]}"}], tok, "chat")
+        for i, t in enumerate(texts)
+    ]
+    ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    gens, passes = _with_prompt_passes(model, tok, ids)
+    lead_tokens = min(len(encode_prompts(tok, [t], add_special_tokens=False)[0]) for t in lead)
+    assert passes[0][0] == 1  # the system prompt, once
+    assert passes[1][0] == 2 and passes[1][1] >= lead_tokens - 2  # each phrasing's run, once
+    computed = sum(rows * width for rows, width in passes)
+    assert computed < sum(map(len, ids)) - 6 * lead_tokens  # the six repeats were not recomputed
+    for g, p in zip(gens, ids):
+        assert g.token_ids == _one_at_a_time(model, p, 10)
+
+
+def test_decode_memory_is_reused_from_call_to_call(tiny: tuple[Any, Any]) -> None:
+    from tunelab.generation._kvcache import arena_for, keep_freed_memory
+
+    model, tok = tiny
+    ids = encode_prompts(tok, _prompts(tok, 6), add_special_tokens=False)
+    first = generate_ids(model, tok, ids, Decoding(max_new_tokens=6), batch_size=6)
+    arena = arena_for(model)
+    assert arena._flat is not None
+    ptr = arena._flat.data_ptr()
+    again = generate_ids(model, tok, ids, Decoding(max_new_tokens=6), batch_size=6)
+    assert arena._flat.data_ptr() == ptr  # the same memory, no fresh pages to fault in
+    assert [g.token_ids for g in again] == [g.token_ids for g in first]
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory()

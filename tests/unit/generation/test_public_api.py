@@ -11,6 +11,7 @@ PUBLIC = {
     "eos_token_ids",
     "forward_kwargs",
     "join_groups",
+    "keep_freed_memory",
     "length_groups",
     "next_tokens",
     "prefill",
