@@ -1,4 +1,4 @@
-"""Measurements shared by the real-model benchmarks: per-run peak RSS and the matmul peak."""
+"""Shared by the training benchmarks: per-run peak RSS, the matmul peak, and tunelab's run config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,58 @@ import ctypes
 import gc
 import time
 from pathlib import Path
+from typing import Any
+
+
+def tunelab_config(
+    model: str,
+    data: Path,
+    out: Path,
+    method: str,
+    steps: int,
+    rows: int,
+    length: int,
+    lr: float,
+    seed: int = 0,
+    lora: dict[str, Any] | None = None,
+    **train: Any,
+) -> Any:
+    """tunelab's config for a timed run: packed rows of ``length`` tokens from one JSONL file in its order
+    (no validation split, no dedup), ``rows`` per step, cosine from ``lr`` to 0 without warm-up, a log line
+    every step and no evaluation or checkpoints in the timed steps; ``train`` overrides the train section."""
+    from tunelab.config import config_from_dict
+
+    return config_from_dict(
+        {
+            "lora": lora or {},
+            "run_name": "tunelab",
+            "output_dir": str(out),
+            "model": {"name_or_path": model},
+            "data": {
+                "sources": [{"path": str(data)}],
+                "val_ratio": 0.0,
+                "max_length": length,
+                "packing": True,
+                "dedup": False,
+                "shuffle_seed": seed,
+            },
+            "train": {
+                "method": method,
+                "max_steps": steps,
+                "batch_size": rows,
+                "lr": lr,
+                "warmup_steps": 0,
+                "schedule": "cosine",
+                "min_lr_ratio": 0.0,
+                "eval_every": 0,
+                "log_every": 1,
+                "save_every": 0,
+                "bf16": "auto",
+                "seed": seed,
+                **train,
+            },
+        }
+    )
 
 
 def peak_reset() -> None:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _measure import matmul_peaks, peak_gib, peak_reset
+from _measure import matmul_peaks, peak_gib, peak_reset, tunelab_config
 from _train_ablate import ablate
 
 TASKS = ["fin_sentiment", "triage_level", "revenue_trend", "lb_to_kg"]
@@ -40,39 +40,8 @@ LOSS_TOL = 0.02
 def config(
     model: str, data: Path, out: Path, method: str, steps: int, rows: int, length: int, **train: Any
 ) -> Any:
-    from tunelab.config import config_from_dict
-
-    lora = train.pop("lora", {})
-    return config_from_dict(
-        {
-            "lora": lora,
-            "run_name": "tunelab",
-            "output_dir": str(out),
-            "model": {"name_or_path": model},
-            "data": {
-                "sources": [{"path": str(data)}],
-                "val_ratio": 0.0,
-                "max_length": length,
-                "packing": True,
-                "dedup": False,
-                "shuffle_seed": 0,
-            },
-            "train": {
-                "method": method,
-                "max_steps": steps,
-                "batch_size": rows,
-                "lr": 2e-4 if method == "lora" else 2e-5,
-                "warmup_steps": 0,
-                "schedule": "cosine",
-                "min_lr_ratio": 0.0,
-                "eval_every": 0,
-                "log_every": 1,
-                "save_every": 0,
-                "bf16": "auto",
-                "seed": 0,
-                **train,
-            },
-        }
+    return tunelab_config(
+        model, data, out, method, steps, rows, length, lr=2e-4 if method == "lora" else 2e-5, **train
     )
 
 

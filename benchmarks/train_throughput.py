@@ -143,38 +143,11 @@ def run_tunelab(
     heldout: bool = True,
 ) -> dict[str, Any]:
     """One tunelab run; target tokens/s over the steady-state steps, losses, peak memory."""
-    from tunelab.config import config_from_dict
+    from _measure import tunelab_config
+
     from tunelab.train import train
 
-    cfg = config_from_dict(
-        {
-            "run_name": "tunelab",
-            "output_dir": str(out),
-            "model": {"name_or_path": model},
-            "data": {
-                "sources": [{"path": str(data)}],
-                "val_ratio": 0.0,
-                "max_length": pack_length,
-                "packing": True,
-                "dedup": False,
-                "shuffle_seed": seed,
-            },
-            "train": {
-                "method": method,
-                "max_steps": steps,
-                "batch_size": rows_per_step,
-                "lr": lr,
-                "warmup_steps": 0,
-                "schedule": "cosine",
-                "min_lr_ratio": 0.0,
-                "eval_every": 0,
-                "log_every": 1,
-                "save_every": 0,
-                "bf16": "auto",
-                "seed": seed,
-            },
-        }
-    )
+    cfg = tunelab_config(model, data, out, method, steps, rows_per_step, pack_length, lr, seed)
     import torch
 
     if torch.cuda.is_available():

@@ -43,3 +43,15 @@ def not_yet(name: str) -> None:
 
 def print_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+def backend_option(help_text: str) -> Callable[[F], F]:
+    """``--backend transformers|vllm`` (the local generation engine), as ``eval`` and ``serve`` take it."""
+    return click.option(
+        "--backend",
+        "backend_name",
+        default="transformers",
+        show_default=True,
+        type=click.Choice(["transformers", "vllm"]),
+        help=help_text,
+    )

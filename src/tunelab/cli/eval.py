@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tunelab.cli._common import handle_errors
+from tunelab.cli._common import backend_option, handle_errors
 from tunelab.errors import InputError
 from tunelab.evaluate import DataSpec, evaluate_model, load_suite, scores_table
 from tunelab.generation import OpenAIBackend, VLLMBackend
@@ -30,13 +30,8 @@ __all__ = ["eval_cmd"]
 @click.option("--batch-size", type=int, default=None, help="Generation batch size (default: automatic).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--dtype", default="float32", show_default=True, help="auto, float32, bfloat16 or float16.")
-@click.option(
-    "--backend",
-    "backend_name",
-    default="transformers",
-    show_default=True,
-    type=click.Choice(["transformers", "vllm"]),
-    help="Local generation engine: tunelab's decode loop, or vLLM (CUDA GPU; LoRA through vLLM's LoRA support).",
+@backend_option(
+    "Local generation engine: tunelab's decode loop, or vLLM (CUDA GPU; LoRA through vLLM's LoRA support)."
 )
 @click.option("--base-url", default=None, help="Generate through this OpenAI-compatible endpoint instead.")
 @click.option("--api-key", default=None, envvar="OPENAI_API_KEY", help="API key for --base-url.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tunelab.cli._common import handle_errors
+from tunelab.cli._common import backend_option, handle_errors
 from tunelab.serve import run_server, run_vllm_server
 
 __all__ = ["serve"]
@@ -66,14 +66,7 @@ __all__ = ["serve"]
     help="Seconds a client has to send its request headers, and then its body; then 408.",
 )
 @click.option("--model-name", default=None, help="Model id listed by /v1/models (default: the folder name).")
-@click.option(
-    "--backend",
-    "backend_name",
-    default="transformers",
-    show_default=True,
-    type=click.Choice(["transformers", "vllm"]),
-    help="tunelab's server, or vLLM's own (CUDA GPU; tunelab's chat template, LoRA through vLLM).",
-)
+@backend_option("tunelab's server, or vLLM's own (CUDA GPU; tunelab's chat template, LoRA through vLLM).")
 @click.option(
     "--dtype",
     default="float32",

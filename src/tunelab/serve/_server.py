@@ -13,14 +13,13 @@ the connection is closed (see ``_limits.header_timeout_protocol``).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
-import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunelab._net import bind_socket, is_loopback
 from tunelab.errors import InputError, TunelabError
 from tunelab.models import load_for_inference
 from tunelab.serve._limits import header_timeout_protocol
@@ -62,15 +61,6 @@ def build_app(
     return create_app(model, tok, model_name=name, aliases=aliases, **kwargs)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run_server(
     model_dir: str,
     adapter: str | None = None,
@@ -100,12 +90,12 @@ def run_server(
     """
     import uvicorn
 
-    if not _is_loopback(host) and not kwargs.get("api_key"):
+    if not is_loopback(host) and not kwargs.get("api_key"):
         log.warning(
             "serving on %s without an API key: anyone who can reach this address can use the model", host
         )
     app = build_app(model_dir, adapter, dtype, device, body_timeout_s=header_timeout_s, **kwargs)
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     server = uvicorn.Server(_config(app, header_timeout_s, log_level))
     # uvicorn re-raises the captured SIGINT/SIGTERM after its graceful shutdown, restoring the
     # handlers that were installed before it; with these no-op ones a served-then-stopped
@@ -130,20 +120,6 @@ def _config(app: FastAPI, header_timeout_s: float, log_level: str) -> Any:
     )
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise TunelabError(f"cannot listen on {host}:{port}: {e}") from e
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
 class BackgroundServer:
     """A uvicorn server running in a daemon thread; see :func:`start_background_server`.
 
@@ -157,7 +133,7 @@ class BackgroundServer:
         import uvicorn
 
         self.app = app
-        self._sock = _bind(host, port)
+        self._sock = bind_socket(host, port)
         self.host, self.port = host, int(self._sock.getsockname()[1])
         self.base_url = f"http://{host}:{self.port}/v1"
         self.model_name = str(app.state.model_name)

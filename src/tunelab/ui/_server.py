@@ -4,45 +4,20 @@ cancelled on the way out)."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import signal
-import socket
 import sys
 from pathlib import Path
 
-from tunelab.errors import TunelabError
+from tunelab._net import bind_socket, is_loopback
 
 __all__ = ["run_ui", "is_loopback", "ui_url"]
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ui_url(host: str, port: int, token: str) -> str:
     """The URL to open: ``http://HOST:PORT/?token=TOKEN``."""
     h = f"[{host}]" if ":" in host else host
     return f"http://{h}:{port}/?token={token}"
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise TunelabError(f"cannot listen on {host}:{port}: {e}") from e
-    sock.listen(64)
-    return sock
 
 
 def run_ui(runs_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
@@ -62,7 +37,7 @@ def run_ui(runs_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, toke
     from tunelab.ui._app import create_ui_app
 
     token = token or secrets.token_urlsafe(24)
-    sock = _bind(host, port)
+    sock = bind_socket(host, port, backlog=64)
     port = int(sock.getsockname()[1])
     names = {host, "127.0.0.1", "localhost"} if is_loopback(host) else {host}
     origins = {f"http://{'[' + h + ']' if ':' in h else h}:{port}" for h in names}
