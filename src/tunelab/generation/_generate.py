@@ -313,18 +313,16 @@ def _run_batch(
     fw = forward_kwargs(model)
     with torch.inference_mode():
         parts = prompt_pass(model, batch, pad_id, fw)
+        joins = all(joinable(p.cache) for p in parts)
         arena = arena_for(model)
-        if all(joinable(p.cache) for p in parts) and arena.lock.acquire(blocking=False):
-            try:  # one running batch in the model's reused KV memory
-                run = join_groups(parts, decoding.max_new_tokens, arena)
+        owned = joins and arena.lock.acquire(blocking=False)  # else another thread generates in it
+        try:  # where caches join: one running batch, in the model's reused KV memory when free
+            runs = [join_groups(parts, decoding.max_new_tokens, arena if owned else None)] if joins else parts
+            for run in runs:
                 _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
-            finally:
+        finally:
+            if owned:
                 arena.lock.release()
-        else:
-            if all(joinable(p.cache) for p in parts):  # another thread holds the arena
-                parts = [join_groups(parts, decoding.max_new_tokens)]
-            for run in parts:
-                _decode(model, tokenizer, run, decoding, set(eos_ids), gen, out_ids, reasons, fw)
     results = []
     for ids, gen_ids, reason in zip(batch, out_ids, reasons):
         text = str(tokenizer.decode(gen_ids, skip_special_tokens=True))
