@@ -33,7 +33,8 @@ fastest form of each *that gives the reference text* (the float32 per-example lo
 items is compared, the same rule for all three: bf16 matmuls are native on AVX-512 BF16 / AMX CPUs, but on
 SmolLM2-135M bf16 weights change the greedy text of about half the items, so they are timed and reported
 and do not count. tunelab is also timed with its shared-prefix KV reuse off
-(``tunelab_no_prefix_s``). The last line then holds ``ratio_vs_lm_eval`` and ``ratio_vs_per_example``
+(``tunelab_no_prefix_s``) and with its linear layers on ``F.linear`` instead of weights packed for oneDNN
+(``tunelab_unpacked_s``). The last line then holds ``ratio_vs_lm_eval`` and ``ratio_vs_per_example``
 (eval-like workload, fastest vs fastest) and the same-text count:
 
     python benchmarks/generate_throughput.py --model smollm2-135m-instruct [--n 64] [--n-open 16]
@@ -162,6 +163,17 @@ def _workload(
         finally:
             gen_mod.MIN_SHARED_PREFIX = saved
 
+    def run_unpacked() -> list[list[int]]:
+        saved = os.environ.get("TUNELAB_PACKED_LINEAR")
+        os.environ["TUNELAB_PACKED_LINEAR"] = "0"
+        try:
+            return run_tunelab()
+        finally:
+            if saved is None:
+                del os.environ["TUNELAB_PACKED_LINEAR"]
+            else:
+                os.environ["TUNELAB_PACKED_LINEAR"] = saved
+
     def run_loop() -> list[list[int]]:
         out = []
         with torch.inference_mode():
@@ -202,15 +214,20 @@ def _workload(
         ]
         return list(lm.generate_until(reqs, disable_tqdm=True))
 
-    times: dict[str, list[float]] = {"tunelab": [], "per_example": [], "lm_eval": [], "no_prefix": []}
+    ablations = {"no_prefix": run_no_prefix, "unpacked": run_unpacked} if args.ablate else {}
+    times: dict[str, list[float]] = {
+        "tunelab": [],
+        "per_example": [],
+        "lm_eval": [],
+        **{k: [] for k in ablations},
+    }
     outputs: dict[str, Any] = {}
     # the fast two alternate (and swap order every rep) so that load from other processes hits both alike
     plan: list[tuple[str, Any]] = [("per_example", run_loop)] * args.loop_reps
     for r in range(args.reps):
         pair = [("tunelab", run_tunelab), ("lm_eval", run_lmeval)]
         plan += pair if r % 2 == 0 else pair[::-1]
-        if args.prefix_check:
-            plan.append(("no_prefix", run_no_prefix))
+        plan += list(ablations.items())
     for key, fn in plan:
         if key == "lm_eval" and lm is None:
             continue
@@ -238,11 +255,9 @@ def _workload(
         "tunelab_accuracy": _accuracy(texts, items) if items is not None else None,
         "mean_prompt_tokens": sum(map(len, ids)) / len(ids),
     }
-    if times["no_prefix"]:
-        result["tunelab_no_prefix_s"] = med["no_prefix"]
-        result["n_identical_no_prefix"] = sum(
-            a == b for a, b in zip(outputs["no_prefix"], outputs["per_example"])
-        )
+    for key in ablations:  # tunelab with one saving undone: its time, and its text against the loop's
+        result[f"tunelab_{key}_s"] = med[key]
+        result[f"n_identical_{key}"] = sum(a == b for a, b in zip(outputs[key], outputs["per_example"]))
     print(
         f"[{name}, {dtype}] {result['mean_new_tokens']:.1f} new tokens/item; tunelab batched: {med['tunelab']:.2f}s  "
         f"per-example generate: {med['per_example']:.2f}s  ratio {result['speedup_vs_per_example']:.1f}x  "
@@ -290,7 +305,11 @@ def main() -> None:
     ap.add_argument("--model", default="tunelab-tiny", help="tunelab-tiny, or a real model's name or folder")
     ap.add_argument("--n-open", type=int, default=16, help="open-ended prompts (real model)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--prefix-check", action="store_true", help="also time tunelab without prefix sharing")
+    ap.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also time tunelab with each saving undone: no prefix sharing, no packed weights (always on a real model)",
+    )
     ap.add_argument(
         "--dtypes",
         default="float32,bfloat16",
@@ -363,7 +382,7 @@ def _real(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.prefix_check = True
+    args.ablate = True
     path = resolve_model_path(args.model)
     items = _items(args.n)
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
@@ -407,6 +426,7 @@ def _real(args: argparse.Namespace) -> None:
         summary["ratio_vs_per_example"] = best["per_example"]["per_example_s"] / tl["tunelab_s"]
         summary["same_text_as_per_example_fp32"] = f"{tl['same_as_per_example_fp32']['tunelab']}/{len(ref)}"
         summary["prefix_sharing_speedup"] = tl["tunelab_no_prefix_s"] / tl["tunelab_s"]
+        summary["packed_weights_speedup"] = tl["tunelab_unpacked_s"] / tl["tunelab_s"]
         if "lm_eval" in best:
             summary["ratio_vs_lm_eval"] = best["lm_eval"]["lm_eval_s"] / tl["tunelab_s"]
         res[wname] = summary
@@ -444,6 +464,7 @@ def _real(args: argparse.Namespace) -> None:
                 "ratio_vs_lm_eval_open_ended": round(res["open-ended"].get("ratio_vs_lm_eval", 0.0), 3),
                 "ratio_vs_per_example_open_ended": round(res["open-ended"]["ratio_vs_per_example"], 3),
                 "prefix_sharing_speedup": round(ev["prefix_sharing_speedup"], 3),
+                "packed_weights_speedup": round(ev["packed_weights_speedup"], 3),
             }
         )
     )

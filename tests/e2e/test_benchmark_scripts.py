@@ -89,5 +89,7 @@ def test_generate_throughput_real_model_form_runs(tmp_path: Path) -> None:
     assert result["same_text_as_per_example"] == "8/8"
     runs = [r for w in result["workloads"].values() for r in w["runs"]]
     assert {r["dtype"] for r in runs} == {"float32", "bfloat16"}  # every tool timed in both
-    assert all(r["n_identical_no_prefix"] == r["n_identical"] for r in runs if r["dtype"] == "float32")
+    for key in ("no_prefix", "unpacked"):  # each saving undone: timed, and the same text in fp32
+        assert all(r[f"tunelab_{key}_s"] > 0 for r in runs)
+        assert all(r[f"n_identical_{key}"] == r["n_identical"] for r in runs if r["dtype"] == "float32")
     assert all(w["tunelab_fastest"] in ("float32", "bfloat16") for w in result["workloads"].values())

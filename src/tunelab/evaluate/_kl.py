@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tunelab.models import packed_linears
+
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -70,7 +72,7 @@ def next_token_kl(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     sums: list[float] = []
     device = next(model.parameters()).device
-    with torch.no_grad():
+    with torch.no_grad(), packed_linears(base), packed_linears(model):
         for i in range(0, len(seqs), batch_size):
             chunk = seqs[i : i + batch_size]
             width = max(len(s) for s in chunk)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InputError, TunelabError
+from tunelab.models import packed_linears
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -137,7 +138,7 @@ def sum_logprobs(
         for r, i in enumerate(idx):  # right padding: (B, T); positions count from 0 in every row
             ids[r, : len(seqs[i])] = torch.tensor(list(seqs[i]), dtype=torch.long)
             mask[r, : len(seqs[i])] = 1
-        with torch.inference_mode():
+        with torch.inference_mode(), packed_linears(model):
             logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
         for r, i in enumerate(idx):
             n, k = len(seqs[i]), n_targets[i]

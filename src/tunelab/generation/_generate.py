@@ -22,7 +22,8 @@ chat template's default system prompt, and runs that clusters of prompts share a
 phrasing of a task) run once and their KV cache is shared (:mod:`tunelab.generation._prompt_pass`); the KV
 cache of the decode steps lives in memory reused from batch to batch (:class:`~._kvcache.KVArena`); and
 batches are sized by tokens (padded prompt + budget of new tokens) as well as by items, so short prompts
-share big batches and long ones do not run out of memory.
+share big batches and long ones do not run out of memory. On CPU the model's linear layers run over weights
+packed once for oneDNN (:func:`tunelab.models.packed_linears`).
 
 Greedy decoding is the default (REFERENCE.md: sampling during evaluation makes scores noisy).
 """
@@ -47,6 +48,7 @@ from tunelab.generation._kvcache import (
     keep_freed_memory,
 )
 from tunelab.generation._prompt_pass import prompt_pass
+from tunelab.models import packed_linears
 
 if TYPE_CHECKING:
     import torch
@@ -311,7 +313,7 @@ def _run_batch(
     out_ids: list[list[int]] = [[] for _ in batch]
     reasons = ["length"] * len(batch)
     fw = forward_kwargs(model)
-    with torch.inference_mode():
+    with torch.inference_mode(), packed_linears(model):
         parts = prompt_pass(model, batch, pad_id, fw)
         joins = all(joinable(p.cache) for p in parts)
         arena = arena_for(model)

@@ -26,6 +26,7 @@ from tunelab.models._load import (
 from tunelab.models._lora import apply_lora, cast_frozen_linears, load_qlora_base, trainable_parameters
 from tunelab.models._merge import merge_adapter
 from tunelab.models._modelfile import write_modelfile
+from tunelab.models._packed import packed_linears, packing_available
 from tunelab.models._registry import (
     PROVENANCE_FILE,
     REGISTRY,
@@ -58,6 +59,8 @@ __all__ = [
     "verify_gguf",
     "write_gguf",
     "write_modelfile",
+    "packed_linears",
+    "packing_available",
     "apply_lora",
     "cast_frozen_linears",
     "load_qlora_base",

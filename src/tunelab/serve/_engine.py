@@ -42,6 +42,7 @@ from tunelab.generation import (
     next_tokens,
     prefill,
 )
+from tunelab.models import packed_linears
 from tunelab.serve._rows import (
     Event,
     Failed,
@@ -197,7 +198,7 @@ class GenerationEngine:
     def _work(self) -> None:
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), packed_linears(self.model):
             while (admitted := self._take()) is not None:
                 try:
                     if admitted:

@@ -13,6 +13,8 @@ PUBLIC = {
     "verify_gguf",
     "write_gguf",
     "write_modelfile",
+    "packed_linears",
+    "packing_available",
     "apply_lora",
     "cache_dir",
     "describe_source",
