@@ -8,7 +8,8 @@ command-line style arguments. Importing this package does not import torch.
 The pieces of one decode step are public too, for a caller that runs its own step loop (the server's
 continuous batching admits and releases rows between steps): :func:`prefill` (the prompt pass of a
 left-padded group), :func:`join_groups` (KV caches joined into one running batch), :func:`joinable`,
-:func:`length_groups`, :func:`keep_freed_memory`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
+:func:`length_groups`, :func:`row_spans` and :func:`attending_spans` (a decode step's attention over each run
+of rows' own columns), :func:`keep_freed_memory`, :func:`forward_kwargs`, :func:`cache_of`, :func:`next_tokens`, :func:`eos_token_ids`
 and the :class:`Running` batch state.
 """
 
@@ -46,6 +47,7 @@ from tunelab.generation._kvcache import (
     prefill,
 )
 from tunelab.generation._prompt_pass import length_groups
+from tunelab.generation._spans import attending_spans, row_spans
 from tunelab.generation._vllm import import_vllm, vllm_server_command
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "join_groups",
     "keep_freed_memory",
     "length_groups",
+    "attending_spans",
+    "row_spans",
     "next_tokens",
     "prefill",
     "Decoding",

@@ -23,7 +23,8 @@ phrasing of a task) run once and their KV cache is shared (:mod:`tunelab.generat
 cache of the decode steps lives in memory reused from batch to batch (:class:`~._kvcache.KVArena`); and
 batches are sized by tokens (padded prompt + budget of new tokens) as well as by items, so short prompts
 share big batches and long ones do not run out of memory. On CPU the model's linear layers run over weights
-packed once for oneDNN (:func:`tunelab.models.packed_linears`).
+packed once for oneDNN (:func:`tunelab.models.packed_linears`), and a decode step's attention reads each run
+of rows' own columns of the joined cache (:mod:`tunelab.generation._spans`).
 
 Greedy decoding is the default (REFERENCE.md: sampling during evaluation makes scores noisy).
 """
@@ -48,6 +49,7 @@ from tunelab.generation._kvcache import (
     keep_freed_memory,
 )
 from tunelab.generation._prompt_pass import prompt_pass
+from tunelab.generation._spans import attending_spans, row_spans
 from tunelab.models import packed_linears
 
 if TYPE_CHECKING:
@@ -253,6 +255,7 @@ def _decode(
     # ended at the newest token; earlier matches were caught at earlier steps
     tail = max((len(s) for s in decoding.stop), default=0) + 4
     rows, cache, attention, last_pos, logits = run.rows, run.cache, run.attention, run.last_pos, run.logits
+    spans = row_spans(attention)  # the columns each run of rows attends (the same until rows leave)
     done: set[int] = set()
     for _ in range(decoding.max_new_tokens):
         nxt = next_tokens(logits, decoding, gen)
@@ -280,16 +283,18 @@ def _decode(
             cache.batch_select_indices(sel)
             nxt, attention, last_pos = nxt[sel], attention[sel], last_pos[sel]
             rows = [rows[j] for j in keep]
+            spans = row_spans(attention)
         attention = torch.cat([attention, attention.new_ones((len(rows), 1))], dim=1)
         last_pos = last_pos + 1
-        out = model(
-            input_ids=nxt[:, None],
-            attention_mask=attention,
-            position_ids=last_pos,
-            use_cache=True,
-            **{cache_arg: cache},
-            **extra,
-        )
+        with attending_spans(spans):
+            out = model(
+                input_ids=nxt[:, None],
+                attention_mask=attention,
+                position_ids=last_pos,
+                use_cache=True,
+                **{cache_arg: cache},
+                **extra,
+            )
         cache, logits = cache_of(out), out.logits[:, -1, :]
 
 

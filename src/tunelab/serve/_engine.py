@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from tunelab.generation import (
     Decoding,
     Running,
+    attending_spans,
     cache_of,
     eos_token_ids,
     forward_kwargs,
@@ -41,6 +42,7 @@ from tunelab.generation import (
     length_groups,
     next_tokens,
     prefill,
+    row_spans,
 )
 from tunelab.models import packed_linears
 from tunelab.serve._rows import (
@@ -301,14 +303,15 @@ class GenerationEngine:
         b.attention = torch.cat([b.attention, b.attention.new_ones((len(keep), 1))], dim=1)
         b.last_pos = b.last_pos + 1
         cache_arg, extra = self._fw
-        out = self.model(
-            input_ids=nxt[:, None],
-            attention_mask=b.attention,
-            position_ids=b.last_pos,
-            use_cache=True,
-            **{cache_arg: b.cache},
-            **extra,
-        )
+        with attending_spans(row_spans(b.attention)):  # rows that joined later skip the older columns
+            out = self.model(
+                input_ids=nxt[:, None],
+                attention_mask=b.attention,
+                position_ids=b.last_pos,
+                use_cache=True,
+                **{cache_arg: b.cache},
+                **extra,
+            )
         b.cache, b.logits = cache_of(out), out.logits[:, -1, :]
 
     def _release(self, keep: list[int]) -> None:

@@ -269,3 +269,57 @@ def test_decode_memory_is_reused_from_call_to_call(tiny: tuple[Any, Any]) -> Non
 
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert keep_freed_memory()
+
+
+def test_row_spans_split_rows_where_a_call_costs_less_than_the_columns_it_skips() -> None:
+    from tunelab.generation._spans import CALL_COST_POSITIONS, row_spans
+
+    def mask(firsts: list[int], width: int = 400) -> torch.Tensor:
+        m = torch.zeros((len(firsts), width), dtype=torch.long)
+        for r, f in enumerate(firsts):
+            m[r, f:] = 1
+        return m
+
+    assert row_spans(mask([0, 0, 3, 5])) is None  # one run from column 0: nothing to skip
+    assert row_spans(mask([7, 9, 12])) == ((0, 3, 7),)  # one run, its leading padding skipped
+    far = CALL_COST_POSITIONS + 1  # two rows skip more than one call costs
+    assert row_spans(mask([0, 2, far + 2, far + 4])) == ((0, 2, 0), (2, 4, far + 2))
+    # a row that starts earlier than its run widens it for every row already in it: 2 rows x 200 columns
+    assert row_spans(mask([300, 300, 100])) == ((0, 2, 300), (2, 3, 100))
+    assert row_spans(mask([300, 300, 290])) == ((0, 3, 290),)
+    # many rows, two clusters of start columns: one run each (not one per distinct start)
+    assert row_spans(mask([0, 1, 2, 3, 200, 201, 202, 203])) == ((0, 4, 0), (4, 8, 200))
+
+
+def test_decode_attention_over_row_spans_changes_no_token(
+    tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of very different prompt lengths in one joined batch: each decode step attends each run of rows
+    over its own columns only (fewer positions read), and every row's tokens equal one-at-a-time
+    ``generate``'s. (Calls are made cheap here so that the tiny batch splits into many runs.)"""
+    import tunelab.generation._spans as spans_mod
+
+    monkeypatch.setattr(spans_mod, "CALL_COST_POSITIONS", 8)
+
+    model, tok = tiny
+    prompts = _prompts(tok)
+    ids = encode_prompts(tok, prompts, add_special_tokens=False)
+    calls: list[tuple[int, int]] = []
+    sdpa = spans_mod._SDPA
+
+    def counting(module: Any, query: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
+        if query.shape[2] == 1:
+            calls.append((query.shape[0], key.shape[2]))
+        return sdpa(module, query, key, *args, **kwargs)
+
+    spans_mod._install()
+    sdpa = spans_mod._SDPA
+    spans_mod._SDPA = counting
+    try:
+        gens = generate_ids(model, tok, ids, Decoding(max_new_tokens=8), batch_size=16)
+    finally:
+        spans_mod._SDPA = sdpa
+    widest = max(k for _, k in calls)
+    assert any(q < 16 and k < widest - 20 for q, k in calls)  # runs of rows over fewer columns
+    for g, p in zip(gens, ids):
+        assert g.token_ids == _one_at_a_time(model, p, 8)

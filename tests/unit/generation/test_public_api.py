@@ -13,6 +13,8 @@ PUBLIC = {
     "join_groups",
     "keep_freed_memory",
     "length_groups",
+    "attending_spans",
+    "row_spans",
     "next_tokens",
     "prefill",
     "Running",
