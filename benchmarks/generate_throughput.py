@@ -18,9 +18,8 @@ accuracy under the same extraction and scorer. Figures: wall time per pass, medi
 alternating repetitions (the per-example loop over ``--loop-reps``), and the ratios. The last line printed
 is one JSON object.
 
-lm-evaluation-harness is not a tunelab dependency. To include it, install it somewhere importable, e.g.
-``pip install --target /tmp/lmeval_site lm_eval`` (plus its missing dependencies) and run with
-``PYTHONPATH=/tmp/lmeval_site``; without it the comparison is skipped and the JSON says so.
+lm-evaluation-harness installs with the project's ``bench`` extra (``pip install -e ".[bench]"``, which pins
+``lm-eval``); where it is not importable the comparison is skipped and the JSON says so.
 
     python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--long-new-tokens 128]
         [--reps 5] [--loop-reps 1] [--batch-size 64] [--model-dir DIR] [--train-steps 120]
