@@ -9,8 +9,9 @@ at 23 rows 60 vs 115, a 935-row prompt pass 138 vs 195; bfloat16 at 64 rows 247 
 
 :func:`packed_linears` routes every ``torch.nn.Linear`` of a model (a peft adapter's base and adapter
 layers included) through the packed product while the caller generates. The products differ from
-``sgemm``'s in rounding only (measured about 5e-6 relative in fp32). The packed copies are kept with the model, re-packed when
-a weight changes (its storage or version counter), and cost the model's linear weights once more in memory.
+``sgemm``'s in rounding only (measured about 5e-6 relative in fp32). The packed copies are kept with the
+model, re-packed when a weight changes (its storage or version counter), and cost the model's linear weights
+once more in memory.
 A layer falls back to its own ``forward`` wherever autograd is recording, for another dtype or device, or
 under autocast. ``TUNELAB_PACKED_LINEAR=0`` turns it off."""
 
