@@ -22,7 +22,7 @@ lm-evaluation-harness installs with the project's ``bench`` extra (``pip install
 ``lm-eval``); where it is not importable the comparison is skipped and the JSON says so.
 
     python benchmarks/generate_throughput.py [--n 128] [--max-new-tokens 32] [--long-new-tokens 128]
-        [--reps 5] [--loop-reps 1] [--batch-size 64] [--model-dir DIR] [--train-steps 120]
+        [--reps 5] [--loop-reps 1] [--batch-size 128] [--model-dir DIR] [--train-steps 120]
 
 On a real model (``--model smollm2-135m-instruct`` or a model folder) both workloads are chat prompts to that
 model as it is: ``eval-like`` = the synthetic items' held-out phrasings (the template's default system prompt
@@ -302,7 +302,7 @@ def main() -> None:
     ap.add_argument("--long-new-tokens", type=int, default=128, help="budget of the open-ended workload")
     ap.add_argument("--reps", type=int, default=5, help="repetitions of tunelab and lm-eval (alternating)")
     ap.add_argument("--loop-reps", type=int, default=1, help="repetitions of the slow per-example loop")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument(
         "--model-dir",
         default=os.path.join(os.path.expanduser("~"), ".cache", "tunelab", "benchmarks"),
