@@ -358,8 +358,9 @@ def generate_ids(
         tokenizer: decodes outputs; its pad token pads the batches.
         prompt_ids: one id list per prompt (non-empty).
         decoding: settings; greedy with 64 new tokens when omitted.
-        batch_size: the most rows per batch; ``None`` starts at :data:`AUTO_BATCH_SIZE` (128) and halves on out-of-memory. An explicit size
-            also halves on out-of-memory (with a warning) rather than failing the run. A batch also holds at
+        batch_size: the most rows per batch; ``None`` starts at :data:`AUTO_BATCH_SIZE` (128) and halves on
+            out-of-memory. An explicit size also halves on out-of-memory (with a warning) rather than failing
+            the run. A batch also holds at
             most :data:`BATCH_TOKENS` tokens (rows times longest prompt plus ``max_new_tokens``; halved
             with the size on out-of-memory).
         progress: optional callable ``progress(n_done)`` called after each batch.
