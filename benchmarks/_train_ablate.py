@@ -11,6 +11,7 @@ ABLATIONS = {
     # name: (what it undoes, config overrides, attribute patches)
     "lora_dropout_0.05": ("the LoRA dropout default (0.05 before)", {"lora": {"dropout": 0.05}}, {}),
     "frozen_fp32": ("frozen base weights kept fp32 (autocast re-casts them)", {}, {"cast": True}),
+    "lora_peft_forward": ("peft's LoRA forward instead of the fused LoRA layer", {}, {"fuse": True}),
     "attention_bf16": ("attention in bf16 under autocast", {}, {"attn": True}),
     "ce_chunk_2048": ("2048-row CE chunks", {}, {"chunk": True}),
 }
@@ -26,17 +27,24 @@ def ablate(
     geo: dict[str, Any],
 ) -> dict[str, Any]:
     """tunelab with one of this issue's changes undone at a time (short runs): what each change buys."""
-    import tunelab.models._lora as lora_mod
     import tunelab.train._attention as attn_mod
     import tunelab.train._loss as loss_mod
+    import tunelab.train._setup as setup_mod  # where the run setup looks the LoRA helpers up
 
     out = {}
     for name, (what, overrides, patch) in ABLATIONS.items():
-        if method == "full" and (overrides.get("lora") or patch.get("cast")):
+        if method == "full" and (overrides.get("lora") or patch.get("cast") or patch.get("fuse")):
             continue
-        saved = (lora_mod.cast_frozen_linears, attn_mod.attention_dtype, loss_mod.chunk_rows)
+        saved = (
+            setup_mod.cast_frozen_linears,
+            setup_mod.fuse_lora_layers,
+            attn_mod.attention_dtype,
+            loss_mod.chunk_rows,
+        )
         if patch.get("cast"):
-            lora_mod.cast_frozen_linears = lambda *x, **k: 0  # type: ignore[assignment]
+            setup_mod.cast_frozen_linears = lambda *x, **k: 0  # type: ignore[assignment]
+        if patch.get("fuse"):
+            setup_mod.fuse_lora_layers = lambda *x, **k: 0  # type: ignore[assignment]
         if patch.get("attn"):
             attn_mod.attention_dtype = lambda dev, low: low  # type: ignore[assignment]
         if patch.get("chunk"):
@@ -44,7 +52,12 @@ def ablate(
         try:
             r = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, **geo, **overrides)
         finally:
-            lora_mod.cast_frozen_linears, attn_mod.attention_dtype, loss_mod.chunk_rows = saved
+            (
+                setup_mod.cast_frozen_linears,
+                setup_mod.fuse_lora_layers,
+                attn_mod.attention_dtype,
+                loss_mod.chunk_rows,
+            ) = saved
         out[name] = {"undoes": what, **{k: round(v, 3) for k, v in r.items() if isinstance(v, float)}}
         print(
             f"[{method}] ablation {name}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB",

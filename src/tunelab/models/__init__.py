@@ -24,6 +24,7 @@ from tunelab.models._load import (
     resolve_model_path,
 )
 from tunelab.models._lora import apply_lora, cast_frozen_linears, load_qlora_base, trainable_parameters
+from tunelab.models._lora_fused import fuse_lora_layers, lora_linear
 from tunelab.models._merge import merge_adapter
 from tunelab.models._modelfile import write_modelfile
 from tunelab.models._packed import packed_linears, packing_available
@@ -63,6 +64,8 @@ __all__ = [
     "packing_available",
     "apply_lora",
     "cast_frozen_linears",
+    "fuse_lora_layers",
+    "lora_linear",
     "load_qlora_base",
     "merge_adapter",
     "trainable_parameters",

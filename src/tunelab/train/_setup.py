@@ -12,6 +12,7 @@ from tunelab.errors import InputError
 from tunelab.models import (
     apply_lora,
     cast_frozen_linears,
+    fuse_lora_layers,
     load_model,
     load_qlora_base,
     load_tokenizer,
@@ -85,4 +86,6 @@ def load_for_training(config: Config, accelerator_device: str, bf16: bool = Fals
         )
         if bf16 and t.method == "lora" and not lc.dora:  # the base weights are only ever read in bf16
             cast_frozen_linears(model, torch.bfloat16)
+        if t.method == "lora":  # one autograd function per adapted layer (peft's forward where it must)
+            fuse_lora_layers(model)
     return model, tokenizer

@@ -35,6 +35,8 @@ PUBLIC = {
     "load_model_and_tokenizer",
     "load_qlora_base",
     "cast_frozen_linears",
+    "fuse_lora_layers",
+    "lora_linear",
     "load_tokenizer",
     "merge_adapter",
     "pick_device",
