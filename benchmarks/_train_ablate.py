@@ -31,33 +31,26 @@ def ablate(
     import tunelab.train._loss as loss_mod
     import tunelab.train._setup as setup_mod  # where the run setup looks the LoRA helpers up
 
+    # patch key -> (module, attribute, stand-in that undoes the change)
+    stand_ins: dict[str, tuple[Any, str, Any]] = {
+        "cast": (setup_mod, "cast_frozen_linears", lambda *x, **k: 0),
+        "fuse": (setup_mod, "fuse_lora_layers", lambda *x, **k: 0),
+        "attn": (attn_mod, "attention_dtype", lambda dev, low: low),
+        "chunk": (loss_mod, "chunk_rows", lambda *x, **k: 2048),
+    }
     out = {}
     for name, (what, overrides, patch) in ABLATIONS.items():
         if method == "full" and (overrides.get("lora") or patch.get("cast") or patch.get("fuse")):
             continue
-        saved = (
-            setup_mod.cast_frozen_linears,
-            setup_mod.fuse_lora_layers,
-            attn_mod.attention_dtype,
-            loss_mod.chunk_rows,
-        )
-        if patch.get("cast"):
-            setup_mod.cast_frozen_linears = lambda *x, **k: 0  # type: ignore[assignment]
-        if patch.get("fuse"):
-            setup_mod.fuse_lora_layers = lambda *x, **k: 0  # type: ignore[assignment]
-        if patch.get("attn"):
-            attn_mod.attention_dtype = lambda dev, low: low  # type: ignore[assignment]
-        if patch.get("chunk"):
-            loss_mod.chunk_rows = lambda *x, **k: 2048  # type: ignore[assignment]
+        applied = [stand_ins[key] for key in patch]
+        saved = [getattr(mod, attr) for mod, attr, _ in applied]
+        for mod, attr, fn in applied:
+            setattr(mod, attr, fn)
         try:
             r = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, **geo, **overrides)
         finally:
-            (
-                setup_mod.cast_frozen_linears,
-                setup_mod.fuse_lora_layers,
-                attn_mod.attention_dtype,
-                loss_mod.chunk_rows,
-            ) = saved
+            for (mod, attr, _), old in zip(applied, saved):
+                setattr(mod, attr, old)
         out[name] = {"undoes": what, **{k: round(v, 3) for k, v in r.items() if isinstance(v, float)}}
         print(
             f"[{method}] ablation {name}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB",

@@ -19,6 +19,7 @@ and the same seed gave other numbers. Grouped-query heads use SDPA's ``enable_gq
 from __future__ import annotations
 
 import importlib.metadata
+import weakref
 from typing import Any
 
 import torch
@@ -98,8 +99,9 @@ def segment_attention_forward(
     return _segments(query, key, value, position_ids, dropout if module.training else 0.0, scaling, gqa)
 
 
-#: the segment lengths of the last ``position_ids`` seen: every decoder layer of one forward gets the same tensor
-_LAST_LENGTHS: list[Any] = [None, None]
+#: (weakref to the last ``position_ids`` seen, its row count, its segment lengths): every decoder layer of one
+#: forward gets the same tensor
+_LAST_LENGTHS: list[Any] = [None, 0, None]
 
 
 def segment_lengths(position_ids: torch.Tensor, rows: int | None = None) -> list[int]:
@@ -107,17 +109,16 @@ def segment_lengths(position_ids: torch.Tensor, rows: int | None = None) -> list
     position id is 0; a row that does not start at 0 starts a segment anyway). One host read per forward:
     the result is kept for the tensor it was computed from, which every layer of the forward passes again.
     ``rows``: the batch size, where ``position_ids`` has one row for all (broadcast)."""
-    import weakref
-
-    ref, lengths = _LAST_LENGTHS
-    if ref is not None and ref() is position_ids:
+    rows = rows or position_ids.shape[0]
+    ref, seen_rows, lengths = _LAST_LENGTHS
+    if ref is not None and ref() is position_ids and seen_rows == rows:
         return lengths  # type: ignore[no-any-return]
-    pos = position_ids.expand(rows or position_ids.shape[0], -1)
+    pos = position_ids.expand(rows, -1)
     starts = pos == 0
     starts[:, 0] = True
     flat = torch.nonzero(starts.flatten()).flatten().tolist()  # start offsets in the rows laid end to end
     lengths = [e - s for s, e in zip(flat, [*flat[1:], starts.numel()])]
-    _LAST_LENGTHS[:] = [weakref.ref(position_ids), lengths]
+    _LAST_LENGTHS[:] = [weakref.ref(position_ids), rows, lengths]
     return lengths
 
 
