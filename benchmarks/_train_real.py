@@ -15,8 +15,10 @@ batches: if its final loss is more than ``LOSS_TOL`` (2%) from tunelab's (a mode
 its updates round away), it is reported under ``trl_excluded_for_loss`` and the next fastest form is timed. Figures per run: target tokens/s and processed (non-pad) tokens/s over the steps after
 ``WARMUP`` steps, the mean loss of the last steps, the held-out loss, the peak RSS of the run (the process
 high-water mark is reset before each run) and MFU = model FLOPs / s over a matmul peak measured in the same
-run, in fp32 and bf16. Model FLOPs per processed token: 6 * params for full training, 4 * params for LoRA
-(forward and input gradient; frozen weights get no weight gradient).
+run, in fp32 and bf16. Model FLOPs per processed token (:func:`flops_per_token`, the same for both
+trainers): 6 * params for full training, 4 * params + 6 * adapter params for LoRA (frozen weights get no
+weight gradient), plus causal attention inside each example (PaLM's count). ``mfu_bf16_weights_only`` keeps
+the earlier count (6 or 4 * params) for comparison with figures quoted before.
 """
 
 from __future__ import annotations
@@ -81,7 +83,26 @@ def build(model: str, tmp: Path, n: int, steps: int, rows: int, length: int) -> 
         "targets_per_step": sum(targets) / steps,
         "examples_per_row": sum(len(r["seq_lens"]) for r in order) / len(order),
         "efficiency": data.report["token_efficiency"],
+        # keys one processed token attends to, on average, inside its own example (causal): sum L(L+1)/2 / sum L
+        "attended_keys": sum(n * (n + 1) / 2 for r in order for n in r["seq_lens"]) / sum(real),
     }
+
+
+def flops_per_token(
+    model_cfg: Any, params: int, method: str, attended_keys: float, adapter_params: int = 0
+) -> float:
+    """Model FLOPs of one processed token in a training step, the same count for both trainers.
+
+    Weights: 6 * params for full training (forward, input gradient, weight gradient); for LoRA 4 * params
+    (frozen weights: forward and input gradient) plus 6 * the adapters' parameters. Attention (PaLM's
+    appendix B, with causal masking inside each packed example): 3 passes x 2 matmuls x 2 FLOPs x layers x
+    heads x head size x the keys a token attends to."""
+    cfg = model_cfg.get_text_config() if hasattr(model_cfg, "get_text_config") else model_cfg
+    heads = cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    attention = 12 * cfg.num_hidden_layers * heads * head_dim * attended_keys
+    weights = 6 * params if method == "full" else 4 * params + 6 * adapter_params
+    return weights + attention
 
 
 def heldout_loss(model: Any, rows: list[dict[str, Any]]) -> float:
@@ -141,6 +162,7 @@ def run_tunelab(
         times.append(times[-1] + (x["tokens"] - prev["tokens"]) / x["tokens_per_s"])
     r = _figures(times, [x["loss"] for x in lines], d)
     r["bf16"] = res.summary["bf16"]
+    r["trainable_params"] = res.summary["trainable_params"]
     if heldout:
         final = (
             load_model(str(res.final_dir), device="cpu")
@@ -286,7 +308,14 @@ def _log(msg: str) -> None:
 
 
 def bench_method(
-    model: str, d: dict[str, Any], tmp: Path, method: str, a: Any, params: int, peaks: list[dict[str, float]]
+    model: str,
+    d: dict[str, Any],
+    tmp: Path,
+    method: str,
+    a: Any,
+    model_cfg: Any,
+    params: int,
+    peaks: list[dict[str, float]],
 ) -> dict[str, Any]:
     """Probe TRL, then alternate tunelab and the fastest TRL ``a.reps`` times; one summary dict."""
     geo = {"method": method, "rows": a.rows, "length": a.pack_length}
@@ -350,17 +379,22 @@ def bench_method(
             f"[{method}] tunelab with gradient checkpointing: {g['processed_tokens_per_s']:.0f} tok/s, peak {g['peak_rss_gib']:.2f} GiB"
         )
     peak = {k: max(p[k] for p in peaks) for k in ("fp32", "bf16")}
-    fpt = (6 if method == "full" else 4) * params
+    adapters = tl[0]["trainable_params"] if method == "lora" else 0
+    fpt = flops_per_token(model_cfg, params, method, d["attended_keys"], adapters)
+    # the count before attention and adapters were added
+    weights_only = (6 if method == "full" else 4) * params
 
     def med(runs: list[dict[str, Any]]) -> dict[str, Any]:
         m = {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)}
         _mfu(m, fpt, peak)
+        m["mfu_bf16_weights_only"] = weights_only * m["processed_tokens_per_s"] / (peak["bf16"] * 1e9)
         return {k: round(v, 4) for k, v in m.items()}
 
     t, p = med(tl), med(trl)
     return {
         "tunelab": t,
         "trl": p,
+        "model_flops_per_token": round(fpt),
         "trl_config": best,
         "trl_probe_processed_tokens_per_s": {k: round(v, 1) for k, v in probe.items()},
         "trl_excluded_for_loss": excluded,
@@ -387,15 +421,17 @@ def main(a: Any) -> None:
     hf_logging.set_verbosity_error()
     tmp = Path(tempfile.mkdtemp(prefix="tl-bench-real-"))
     d = build(a.model, tmp, a.examples, a.steps, a.rows, a.pack_length)
-    params = sum(p.numel() for p in load_model(a.model, device="cpu").parameters())
+    base = load_model(a.model, device="cpu")
+    params, model_cfg = sum(p.numel() for p in base.parameters()), base.config
+    del base
     _log(
         f"data: {d['examples']} examples -> {d['rows_total']} packed rows (fill {d['efficiency']}); per step {a.rows} x "
         f"{a.pack_length}: {d['real_per_step']:.0f} real tokens, {d['targets_per_step']:.0f} targets, "
-        f"{d['examples_per_row']:.2f} examples per row"
+        f"{d['examples_per_row']:.2f} examples per row, {d['attended_keys']:.1f} keys attended per token"
     )
     peaks = [matmul_peaks()]
     methods = ["lora", "full"] if a.method == "both" else [a.method]
-    res = {m: bench_method(a.model, d, tmp, m, a, params, peaks) for m in methods}
+    res = {m: bench_method(a.model, d, tmp, m, a, model_cfg, params, peaks) for m in methods}
     peak = {k: round(max(p[k] for p in peaks), 1) for k in ("fp32", "bf16")}
     for m, r in res.items():
         print(

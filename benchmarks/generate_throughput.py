@@ -222,9 +222,13 @@ def _workload(
         **{k: [] for k in ablations},
     }
     outputs: dict[str, Any] = {}
-    # the fast two alternate (and swap order every rep) so that load from other processes hits both alike
-    plan: list[tuple[str, Any]] = [("per_example", run_loop)] * args.loop_reps
+    # the fast two alternate (and swap order every rep) so that load from other processes hits both alike;
+    # the slow per-example loop's reps are spread among theirs (one before rep j * reps // loop_reps), not run
+    # back to back, so that a slow or a fast stretch of the machine does not fall on one tool only
+    plan: list[tuple[str, Any]] = []
+    loop_at = [j * args.reps // args.loop_reps for j in range(args.loop_reps)]
     for r in range(args.reps):
+        plan += [("per_example", run_loop)] * loop_at.count(r)
         pair = [("tunelab", run_tunelab), ("lm_eval", run_lmeval)]
         plan += pair if r % 2 == 0 else pair[::-1]
         plan += list(ablations.items())

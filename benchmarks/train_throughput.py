@@ -19,7 +19,8 @@ The last line printed is one JSON object.
 On a real model (``--model smollm2-135m-instruct`` or a model folder) the comparison is the one in
 ``benchmarks/_train_real.py``: LoRA and full, the same packed rows in the same order for both trainers,
 TRL probed in each of its forms, and the last line holds ``ratio_vs_trl_lora``, ``ratio_vs_trl_full``,
-``mfu_lora`` and ``mfu_full``:
+``mfu_lora`` and ``mfu_full`` (model FLOPs there count the weights, LoRA's adapters and the causal
+attention inside each packed example: ``_train_real.flops_per_token``):
 
     python benchmarks/train_throughput.py --model smollm2-135m-instruct [--method both|lora|full]
         [--steps 6] [--probe-steps 3] [--reps 3] [--rows 4] [--pack-length 256] [--threads 2]

@@ -69,6 +69,9 @@ def test_train_throughput_real_model_form_runs(tmp_path: Path) -> None:
     assert len(run["trl_probe_processed_tokens_per_s"]) == 7  # 2 forms x 3 precisions + checkpointing
     assert result["ratio_vs_trl_lora"] > 0 and 0 < result["mfu_lora"] < 1
     assert run["loss_rel_diff"] < 0.02  # the same batches in the same order
+    # model FLOPs: the frozen weights' 4 * params, plus the adapters and attention, and MFU follows them
+    assert run["model_flops_per_token"] > 4 * result["params"]
+    assert run["tunelab"]["mfu_bf16_weights_only"] < run["tunelab"]["mfu_bf16"]
 
 
 @pytest.mark.slow

@@ -63,7 +63,10 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
         n = hidden.shape[0]
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad_h = torch.empty_like(hidden) if want_h else None
-        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_w else None
+        # the (V, H) weight gradient: the first chunk's product as it comes (compute dtype), summed in float32
+        # from the second chunk on; no zero-filled vocabulary-sized buffer (on SmolLM2 one chunk covers a
+        # 4 x 256-token step, and each fresh 113 MB float32 buffer costs more than the product itself on a CPU)
+        grad_w: torch.Tensor | None = None
         w = weight.to(compute_dtype)
         for s in range(0, n, chunk):
             h = hidden[s : s + chunk].to(compute_dtype)  # (c, H)
@@ -78,8 +81,16 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
                 g_c = g.to(compute_dtype)
                 if grad_h is not None:
                     grad_h[s : s + chunk] = (g_c @ w).to(hidden.dtype)
-                if grad_w is not None:
-                    grad_w += (g_c.t() @ h).float()
+                if want_w:
+                    part = g_c.t() @ h  # (V, H)
+                    if grad_w is None:
+                        grad_w = part
+                    elif grad_w.dtype == torch.float32:
+                        grad_w += part
+                    else:
+                        grad_w = grad_w.float().add_(part)
+        if want_w and grad_w is None:  # no rows at all
+            grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
         ctx.save_for_backward(
             grad_h if grad_h is not None else torch.empty(0),
             grad_w if grad_w is not None else torch.empty(0),
@@ -93,7 +104,11 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
         grad_h, grad_w = ctx.saved_tensors
         want_h, want_w = ctx.flags
         gh = grad_h * grad_out.to(grad_h.dtype) if want_h else None
-        gw = (grad_w * grad_out).to(ctx.weight_dtype) if want_w else None
+        gw = None
+        # float32 for the weight's gradient: one pass for the cast and the scale where a cast is due
+        if want_w:
+            gw = grad_w.float().mul_(grad_out) if grad_w.dtype != torch.float32 else grad_w * grad_out
+            gw = gw.to(ctx.weight_dtype)
         return gh, gw, None, None, None
 
 

@@ -28,6 +28,28 @@ def test_chunked_ce_matches_full_logits_loss_and_grads(chunk: int) -> None:
     assert torch.allclose(g_w, head.weight.grad, atol=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [5, 4096])
+def test_chunked_ce_under_bf16_autocast_gives_float32_grads_near_the_reference(chunk: int) -> None:
+    """One chunk keeps the weight gradient's product in bf16 until backward; several sum in float32."""
+    torch.manual_seed(0)
+    head = nn.Linear(32, 200, bias=False)
+    h = torch.randn(3, 8, 32, requires_grad=True)
+    t = torch.randint(0, 200, (3, 8))
+    t[1, :3] = -100
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s, n = chunked_cross_entropy(h, t, head, chunk_size=chunk)
+    (s / n).backward()
+    assert head.weight.grad.dtype == torch.float32 and h.grad.dtype == torch.float32
+    g_h, g_w = h.grad.clone(), head.weight.grad.clone()
+    h.grad, head.weight.grad = None, None
+    ref = nn.functional.cross_entropy(head(h).reshape(-1, 200), t.reshape(-1), ignore_index=-100)
+    ref.backward()
+    assert abs(float((s / n).detach()) - float(ref.detach())) <= 0.01 * float(ref.detach())
+    scale_w, scale_h = head.weight.grad.abs().max(), h.grad.abs().max()
+    assert (g_w - head.weight.grad).abs().max() <= 0.02 * scale_w
+    assert (g_h - h.grad).abs().max() <= 0.02 * scale_h
+
+
 def test_non_linear_head_takes_checkpointed_path() -> None:
     torch.manual_seed(0)
     head = nn.Sequential(nn.Linear(8, 20))  # not a plain bias-free Linear
