@@ -1,11 +1,15 @@
-"""Shared by the training benchmarks: per-run peak RSS, the matmul peak, and tunelab's run config."""
+"""Shared by the training benchmarks: per-run peak RSS, the matmul peak, tunelab's run config, and one run in a
+fresh process."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import gc
+import multiprocessing
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +98,25 @@ def matmul_peaks() -> dict[str, float]:
             best = min(best, time.perf_counter() - t)
         out[name] = 2 * 1024**3 / best / 1e9
     return out
+
+
+def _child_setup(threads: int) -> None:
+    import logging
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    torch.set_num_threads(threads)
+    logging.getLogger("tunelab").setLevel(logging.ERROR)
+    hf_logging.set_verbosity_error()
+
+
+def in_fresh_process(threads: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a new (spawned) Python process with ``threads`` torch threads; its result.
+
+    Every timed run of a benchmark gets a process of its own: a trainer then starts from the same state as when a
+    user runs it (an empty heap, nothing cached by the runs before it), its peak RSS is its own, and the order of
+    the runs cannot favour one trainer. ``fn`` must be a module-level function (it is pickled by name)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_setup, initargs=(threads,)) as ex:
+        return ex.submit(fn, *args, **kwargs).result()

@@ -17,8 +17,38 @@ ABLATIONS = {
 }
 
 
+def _stand_ins() -> dict[str, tuple[Any, str, Any]]:
+    """patch key -> (module, attribute, stand-in that undoes the change)."""
+    import tunelab.train._attention as attn_mod
+    import tunelab.train._loss as loss_mod
+    import tunelab.train._setup as setup_mod  # where the run setup looks the LoRA helpers up
+
+    return {
+        "cast": (setup_mod, "cast_frozen_linears", lambda *x, **k: 0),
+        "fuse": (setup_mod, "fuse_lora_layers", lambda *x, **k: 0),
+        "attn": (attn_mod, "attention_dtype", lambda dev, low: low),
+        "chunk": (loss_mod, "chunk_rows", lambda *x, **k: 2048),
+    }
+
+
+def run_undone(keys: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """tunelab's benchmark run (``_train_real.run_tunelab``) with the stand-ins ``keys`` in place, then put back
+    (module-level, so that it can run in a process of its own)."""
+    from _train_real import run_tunelab
+
+    applied = [_stand_ins()[key] for key in keys]
+    saved = [getattr(mod, attr) for mod, attr, _ in applied]
+    for mod, attr, fn in applied:
+        setattr(mod, attr, fn)
+    try:
+        return run_tunelab(*args, **kwargs)
+    finally:
+        for (mod, attr, _), old in zip(applied, saved):
+            setattr(mod, attr, old)
+
+
 def ablate(
-    run_tunelab: Callable[..., dict[str, Any]],
+    call: Callable[..., dict[str, Any]],
     model: str,
     d: dict[str, Any],
     tmp: Path,
@@ -26,31 +56,15 @@ def ablate(
     a: Any,
     geo: dict[str, Any],
 ) -> dict[str, Any]:
-    """tunelab with one of this issue's changes undone at a time (short runs): what each change buys."""
-    import tunelab.train._attention as attn_mod
-    import tunelab.train._loss as loss_mod
-    import tunelab.train._setup as setup_mod  # where the run setup looks the LoRA helpers up
-
-    # patch key -> (module, attribute, stand-in that undoes the change)
-    stand_ins: dict[str, tuple[Any, str, Any]] = {
-        "cast": (setup_mod, "cast_frozen_linears", lambda *x, **k: 0),
-        "fuse": (setup_mod, "fuse_lora_layers", lambda *x, **k: 0),
-        "attn": (attn_mod, "attention_dtype", lambda dev, low: low),
-        "chunk": (loss_mod, "chunk_rows", lambda *x, **k: 2048),
-    }
+    """tunelab with one of this issue's changes undone at a time (short runs): what each change buys. ``call``
+    runs a function the way the benchmark runs its trainers (a fresh process each, or in this one)."""
     out = {}
     for name, (what, overrides, patch) in ABLATIONS.items():
         if method == "full" and (overrides.get("lora") or patch.get("cast") or patch.get("fuse")):
             continue
-        applied = [stand_ins[key] for key in patch]
-        saved = [getattr(mod, attr) for mod, attr, _ in applied]
-        for mod, attr, fn in applied:
-            setattr(mod, attr, fn)
-        try:
-            r = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, **geo, **overrides)
-        finally:
-            for (mod, attr, _), old in zip(applied, saved):
-                setattr(mod, attr, old)
+        r = call(
+            run_undone, list(patch), model, d, tmp, steps=a.probe_steps + 1, heldout=False, **geo, **overrides
+        )
         out[name] = {"undoes": what, **{k: round(v, 3) for k, v in r.items() if isinstance(v, float)}}
         print(
             f"[{method}] ablation {name}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB",

@@ -10,7 +10,9 @@ clipping 1.0, and for LoRA the same rank, alpha, targets and dropout (tunelab's 
 
 TRL is probed in every form the issue names: padded and packed, model in fp32, fp32 + bf16 autocast, model
 loaded in bf16; the fastest of those is probed once more with gradient checkpointing, and the faster of the
-two is timed against tunelab over the repetitions. A form counts only when it trains as well on the same
+two is timed against tunelab over the repetitions. Every run has a fresh process of its own (spawned; the
+data are built once and handed over), so neither trainer inherits the heap, caches or page faults of the runs
+before it and each peak RSS is the run's own; ``--in-process`` runs them all in one process. A form counts only when it trains as well on the same
 batches: if its final loss is more than ``LOSS_TOL`` (2%) from tunelab's (a model loaded in bf16 is fast but
 its updates round away), it is reported under ``trl_excluded_for_loss`` and the next fastest form is timed. Figures per run: target tokens/s and processed (non-pad) tokens/s over the steps after
 ``WARMUP`` steps, the mean loss of the last steps, the held-out loss, the peak RSS of the run (the process
@@ -30,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _measure import matmul_peaks, peak_gib, peak_reset, tunelab_config
+from _measure import in_fresh_process, matmul_peaks, peak_gib, peak_reset, tunelab_config
 from _train_ablate import ablate
 
 TASKS = ["fin_sentiment", "triage_level", "revenue_trend", "lb_to_kg"]
@@ -317,13 +319,27 @@ def bench_method(
     params: int,
     peaks: list[dict[str, float]],
 ) -> dict[str, Any]:
-    """Probe TRL, then alternate tunelab and the fastest TRL ``a.reps`` times; one summary dict."""
+    """Probe TRL, then alternate tunelab and the fastest TRL ``a.reps`` times; one summary dict. Each run in a
+    fresh process of its own (``--in-process``: all in this one, as before)."""
     geo = {"method": method, "rows": a.rows, "length": a.pack_length}
+
+    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs) if a.in_process else in_fresh_process(a.threads, fn, *args, **kwargs)
+
     probe: dict[str, float] = {}
     variants = [(f, p) for f in ("packed", "padded") for p in ("autocast", "fp32", "bf16-model")]
     for form, prec in variants:
-        r = run_trl(
-            model, d, tmp, steps=a.probe_steps, form=form, precision=prec, ckpt=False, heldout=False, **geo
+        r = call(
+            run_trl,
+            model,
+            d,
+            tmp,
+            steps=a.probe_steps,
+            form=form,
+            precision=prec,
+            ckpt=False,
+            heldout=False,
+            **geo,
         )
         probe[f"{form}-{prec}"] = r["processed_tokens_per_s"]
         _log(
@@ -334,8 +350,17 @@ def bench_method(
     # (final loss within LOSS_TOL): a bf16-loaded model is fast but may learn less, and that is no speed-up
     for best in sorted(probe, key=lambda k: -probe[k]):
         form, prec = best.split("-", 1)
-        r = run_trl(
-            model, d, tmp, steps=a.probe_steps, form=form, precision=prec, ckpt=True, heldout=False, **geo
+        r = call(
+            run_trl,
+            model,
+            d,
+            tmp,
+            steps=a.probe_steps,
+            form=form,
+            precision=prec,
+            ckpt=True,
+            heldout=False,
+            **geo,
         )
         probe[f"{best}-ckpt"] = r["processed_tokens_per_s"]
         _log(
@@ -346,11 +371,11 @@ def bench_method(
         tl, trl = [], []
         for i in range(a.reps):
             pair = [
-                ("tunelab", lambda: run_tunelab(model, d, tmp, steps=a.steps, **geo)),
+                ("tunelab", lambda: call(run_tunelab, model, d, tmp, steps=a.steps, **geo)),
                 (
                     "trl",
-                    lambda form=form, prec=prec, ckpt=ckpt: run_trl(
-                        model, d, tmp, steps=a.steps, form=form, precision=prec, ckpt=ckpt, **geo
+                    lambda form=form, prec=prec, ckpt=ckpt: call(
+                        run_trl, model, d, tmp, steps=a.steps, form=form, precision=prec, ckpt=ckpt, **geo
                     ),
                 ),
             ]
@@ -371,9 +396,9 @@ def bench_method(
         _log(f"[{method}] TRL {best} does not count: {excluded[best]}; next fastest form")
     extra: dict[str, Any] = {}
     if a.ablate:
-        extra["ablation"] = ablate(run_tunelab, model, d, tmp, method, a, geo)
+        extra["ablation"] = ablate(call, model, d, tmp, method, a, geo)
     if a.ckpt_check:
-        g = run_tunelab(model, d, tmp, steps=a.probe_steps + 1, heldout=False, grad_ckpt=True, **geo)
+        g = call(run_tunelab, model, d, tmp, steps=a.probe_steps + 1, heldout=False, grad_ckpt=True, **geo)
         extra["tunelab_grad_ckpt"] = {k: round(v, 3) for k, v in g.items() if isinstance(v, float)}
         _log(
             f"[{method}] tunelab with gradient checkpointing: {g['processed_tokens_per_s']:.0f} tok/s, peak {g['peak_rss_gib']:.2f} GiB"

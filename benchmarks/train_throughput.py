@@ -287,6 +287,11 @@ def main() -> None:
     ap.add_argument("--probe-steps", type=int, default=3, help="steps of each TRL probe run (real)")
     ap.add_argument("--ckpt-check", action="store_true", help="also time tunelab with checkpointing (real)")
     ap.add_argument("--ablate", action="store_true", help="also time tunelab with each change undone (real)")
+    ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every trainer run in this process, not a fresh one each (real)",
+    )
     a = ap.parse_args()
     real = a.model != "tunelab-tiny"
     a.steps = a.steps or (6 if real else 20)
