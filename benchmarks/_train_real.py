@@ -327,8 +327,10 @@ def bench_method(
         return fn(*args, **kwargs) if a.in_process else in_fresh_process(a.threads, fn, *args, **kwargs)
 
     probe: dict[str, float] = {}
-    variants = [(f, p) for f in ("packed", "padded") for p in ("autocast", "fp32", "bf16-model")]
-    for form, prec in variants:
+
+    def probe_trl(form: str, prec: str, ckpt: bool) -> None:
+        """One short TRL run of a form; its processed tokens/s go into ``probe``."""
+        name = f"{form}-{prec}" + ("-ckpt" if ckpt else "")
         r = call(
             run_trl,
             model,
@@ -337,35 +339,24 @@ def bench_method(
             steps=a.probe_steps,
             form=form,
             precision=prec,
-            ckpt=False,
+            ckpt=ckpt,
             heldout=False,
             **geo,
         )
-        probe[f"{form}-{prec}"] = r["processed_tokens_per_s"]
+        probe[name] = r["processed_tokens_per_s"]
         _log(
-            f"[{method}] probe TRL {form}-{prec}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB"
+            f"[{method}] probe TRL {name}: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB"
         )
+
+    for form in ("packed", "padded"):
+        for prec in ("autocast", "fp32", "bf16-model"):
+            probe_trl(form, prec, ckpt=False)
     excluded: dict[str, str] = {}
     # TRL's forms, fastest first; a form counts only when it trains as well as tunelab on the same batches
     # (final loss within LOSS_TOL): a bf16-loaded model is fast but may learn less, and that is no speed-up
     for best in sorted(probe, key=lambda k: -probe[k]):
         form, prec = best.split("-", 1)
-        r = call(
-            run_trl,
-            model,
-            d,
-            tmp,
-            steps=a.probe_steps,
-            form=form,
-            precision=prec,
-            ckpt=True,
-            heldout=False,
-            **geo,
-        )
-        probe[f"{best}-ckpt"] = r["processed_tokens_per_s"]
-        _log(
-            f"[{method}] probe TRL {best}-ckpt: {r['processed_tokens_per_s']:.0f} processed tok/s, peak {r['peak_rss_gib']:.2f} GiB"
-        )
+        probe_trl(form, prec, ckpt=True)
         ckpt = probe[f"{best}-ckpt"] > probe[best]
         best = f"{best}-ckpt" if ckpt else best
         tl, trl = [], []
