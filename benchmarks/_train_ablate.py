@@ -31,24 +31,23 @@ def _stand_ins() -> dict[str, tuple[Any, str, Any]]:
     }
 
 
-def run_undone(keys: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """tunelab's benchmark run (``_train_real.run_tunelab``) with the stand-ins ``keys`` in place, then put back
-    (module-level, so that it can run in a process of its own)."""
-    from _train_real import run_tunelab
-
+def apply_stand_ins(keys: list[str]) -> list[tuple[Any, str, Any]]:
+    """Put the stand-ins ``keys`` in place; returns what :func:`restore` needs to put the originals back."""
     applied = [_stand_ins()[key] for key in keys]
-    saved = [getattr(mod, attr) for mod, attr, _ in applied]
+    saved = [(mod, attr, getattr(mod, attr)) for mod, attr, _ in applied]
     for mod, attr, fn in applied:
         setattr(mod, attr, fn)
-    try:
-        return run_tunelab(*args, **kwargs)
-    finally:
-        for (mod, attr, _), old in zip(applied, saved):
-            setattr(mod, attr, old)
+    return saved
+
+
+def restore(saved: list[tuple[Any, str, Any]]) -> None:
+    for mod, attr, old in saved:
+        setattr(mod, attr, old)
 
 
 def ablate(
     call: Callable[..., dict[str, Any]],
+    run_undone: Callable[..., dict[str, Any]],
     model: str,
     d: dict[str, Any],
     tmp: Path,
@@ -57,7 +56,8 @@ def ablate(
     geo: dict[str, Any],
 ) -> dict[str, Any]:
     """tunelab with one of this issue's changes undone at a time (short runs): what each change buys. ``call``
-    runs a function the way the benchmark runs its trainers (a fresh process each, or in this one)."""
+    runs a function the way the benchmark runs its trainers (a fresh process each, or in this one);
+    ``run_undone(keys, ...)`` is tunelab's run with the stand-ins ``keys`` in place."""
     out = {}
     for name, (what, overrides, patch) in ABLATIONS.items():
         if method == "full" and (overrides.get("lora") or patch.get("cast") or patch.get("fuse")):

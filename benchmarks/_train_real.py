@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _measure import in_fresh_process, matmul_peaks, peak_gib, peak_reset, tunelab_config
-from _train_ablate import ablate
+from _train_ablate import ablate, apply_stand_ins, restore
 
 TASKS = ["fin_sentiment", "triage_level", "revenue_trend", "lb_to_kg"]
 WARMUP = 2
@@ -173,6 +173,16 @@ def run_tunelab(
         )
         r["heldout_loss"] = heldout_loss(final, d["heldout"])
     return r
+
+
+def run_undone(keys: list[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`run_tunelab` with the ablation stand-ins ``keys`` in place, then put back (module-level, so that
+    it can run in a process of its own)."""
+    saved = apply_stand_ins(keys)
+    try:
+        return run_tunelab(*args, **kwargs)
+    finally:
+        restore(saved)
 
 
 def _merged(model: str, adapter: Path) -> Any:
@@ -387,7 +397,7 @@ def bench_method(
         _log(f"[{method}] TRL {best} does not count: {excluded[best]}; next fastest form")
     extra: dict[str, Any] = {}
     if a.ablate:
-        extra["ablation"] = ablate(call, model, d, tmp, method, a, geo)
+        extra["ablation"] = ablate(call, run_undone, model, d, tmp, method, a, geo)
     if a.ckpt_check:
         g = call(run_tunelab, model, d, tmp, steps=a.probe_steps + 1, heldout=False, grad_ckpt=True, **geo)
         extra["tunelab_grad_ckpt"] = {k: round(v, 3) for k, v in g.items() if isinstance(v, float)}
