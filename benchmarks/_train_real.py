@@ -17,7 +17,8 @@ batches: if its final loss is more than ``LOSS_TOL`` (2%) from tunelab's (a mode
 its updates round away), it is reported under ``trl_excluded_for_loss`` and the next fastest form is timed. Figures per run: target tokens/s and processed (non-pad) tokens/s over the steps after
 ``WARMUP`` steps, the mean loss of the last steps, the held-out loss, the peak RSS of the run (the process
 high-water mark is reset before each run) and MFU = model FLOPs / s over a matmul peak measured in the same
-run, in fp32 and bf16. Model FLOPs per processed token (:func:`flops_per_token`, the same for both
+run, in fp32 and bf16: the best of :data:`_measure.PEAK_SHAPES` (``mfu_bf16_1024`` is against the 1024^3
+product alone, the peak this benchmark used before, which on an AMX CPU is half the best shape's). Model FLOPs per processed token (:func:`flops_per_token`, the same for both
 trainers): 6 * params for full training, 4 * params + 6 * adapter params for LoRA (frozen weights get no
 weight gradient), plus causal attention inside each example (PaLM's count). ``mfu_bf16_weights_only`` keeps
 the earlier count (6 or 4 * params) for comparison with figures quoted before.
@@ -319,6 +320,15 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _caller(a: Any) -> Any:
+    """``call(fn, *args, **kwargs)``: ``fn`` in a fresh process of its own, or here with ``--in-process``."""
+
+    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs) if a.in_process else in_fresh_process(a.threads, fn, *args, **kwargs)
+
+    return call
+
+
 def bench_method(
     model: str,
     d: dict[str, Any],
@@ -332,10 +342,7 @@ def bench_method(
     """Probe TRL, then alternate tunelab and the fastest TRL ``a.reps`` times; one summary dict. Each run in a
     fresh process of its own (``--in-process``: all in this one, as before)."""
     geo = {"method": method, "rows": a.rows, "length": a.pack_length}
-
-    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs) if a.in_process else in_fresh_process(a.threads, fn, *args, **kwargs)
-
+    call = _caller(a)
     probe: dict[str, float] = {}
 
     def probe_trl(form: str, prec: str, ckpt: bool) -> None:
@@ -404,7 +411,7 @@ def bench_method(
         _log(
             f"[{method}] tunelab with gradient checkpointing: {g['processed_tokens_per_s']:.0f} tok/s, peak {g['peak_rss_gib']:.2f} GiB"
         )
-    peak = {k: max(p[k] for p in peaks) for k in ("fp32", "bf16")}
+    peak = {k: max(p[k] for p in peaks) for k in ("fp32", "bf16", "bf16_1024")}
     adapters = tl[0]["trainable_params"] if method == "lora" else 0
     fpt = flops_per_token(model_cfg, params, method, d["attended_keys"], adapters)
     # the count before attention and adapters were added
@@ -428,6 +435,24 @@ def bench_method(
         "loss_rel_diff": round(abs(t["final_loss"] - p["final_loss"]) / p["final_loss"], 4),
         "heldout_rel_diff": round(abs(t["heldout_loss"] - p["heldout_loss"]) / p["heldout_loss"], 4),
         **extra,
+    }
+
+
+def lora_vs_full(a: Any, d: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """tunelab's LoRA and full steps timed side by side: ``a.reps`` alternating pairs of runs (each in a process
+    of its own), right after each other, so the host's drift over the benchmark's other runs does not decide
+    which is faster; the median step times and their ratio."""
+    steps: dict[str, list[float]] = {"lora": [], "full": []}
+    for i in range(a.reps):
+        for method in ("lora", "full") if i % 2 == 0 else ("full", "lora"):
+            geo = {"method": method, "rows": a.rows, "length": a.pack_length}
+            r = _caller(a)(run_tunelab, a.model, d, tmp, steps=a.steps, heldout=False, **geo)
+            steps[method].append(r["step_s"])
+            _log(f"[side by side] rep {i} {method}: step {r['step_s']:.2f} s")
+    lora, full = statistics.median(steps["lora"]), statistics.median(steps["full"])
+    return {
+        "side_by_side_step_s": {"lora": round(lora, 3), "full": round(full, 3)},
+        "lora_step_over_full_step": round(lora / full, 3),
     }
 
 
@@ -458,7 +483,8 @@ def main(a: Any) -> None:
     peaks = [matmul_peaks()]
     methods = ["lora", "full"] if a.method == "both" else [a.method]
     res = {m: bench_method(a.model, d, tmp, m, a, model_cfg, params, peaks) for m in methods}
-    peak = {k: round(max(p[k] for p in peaks), 1) for k in ("fp32", "bf16")}
+    side = lora_vs_full(a, d, tmp) if a.method == "both" else {}
+    peak = {k: round(max(p[k] for p in peaks), 1) for k in ("fp32", "bf16", "bf16_1024")}
     for m, r in res.items():
         print(
             f"[{m}] tunelab {r['tunelab']['processed_tokens_per_s']:.0f} vs TRL ({r['trl_config']}) "
@@ -481,6 +507,7 @@ def main(a: Any) -> None:
         "matmul_peak_gflops": peak,
         "runs": res,
     }
+    out.update(side)
     for m, r in res.items():
         out[f"ratio_vs_trl_{m}"] = r["ratio"]
         out[f"mfu_{m}"] = r["tunelab"]["mfu_bf16"]

@@ -56,16 +56,11 @@ TASKS = [
 WARMUP_STEPS = 2
 
 
-def matmul_peak_gflops(dtype: Any, n: int = 1024, reps: int = 10) -> float:
-    import torch
+def matmul_peak_gflops(dtype: Any) -> float:
+    """The best GFLOP/s over :data:`_measure.PEAK_SHAPES` in ``dtype``."""
+    from _measure import PEAK_SHAPES, matmul_gflops
 
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return max(matmul_gflops(*shape, dtype) for shape in PEAK_SHAPES)
 
 
 HELDOUT: list[dict[str, Any]] = []  # encoded held-out examples (filled by build_data)

@@ -72,6 +72,10 @@ def test_train_throughput_real_model_form_runs(tmp_path: Path) -> None:
     # model FLOPs: the frozen weights' 4 * params, plus the adapters and attention, and MFU follows them
     assert run["model_flops_per_token"] > 4 * result["params"]
     assert run["tunelab"]["mfu_bf16_weights_only"] < run["tunelab"]["mfu_bf16"]
+    # the peak is the best of several shapes, the 1024^3 product among them
+    peak = result["matmul_peak_gflops"]
+    assert peak["bf16"] >= peak["bf16_1024"] > 0
+    assert run["tunelab"]["mfu_bf16"] <= run["tunelab"]["mfu_bf16_1024"]
 
 
 @pytest.mark.slow
