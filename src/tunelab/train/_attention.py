@@ -30,7 +30,6 @@ __all__ = [
     "ATTN_NAME",
     "PACKING_TRANSFORMERS_FLOOR",
     "check_packing_support",
-    "cuts_at_example_starts",
     "register_segment_attention",
     "segment_attention_forward",
     "segment_lengths",
@@ -158,16 +157,6 @@ def attention_dtype(device_type: str, low: torch.dtype) -> torch.dtype:
     than fp32's on the AVX-512 BF16 CPUs measured; ``benchmarks/train_throughput.py --ablate`` times
     the other choice), ``low`` elsewhere. A fixed rule, so the numbers do not depend on the machine's load."""
     return torch.float32 if device_type == "cpu" else low
-
-
-def cuts_at_example_starts(model: Any) -> bool:
-    """Whether ``model``'s attention keeps each packed example apart by its position ids alone, at cost per
-    example: tunelab's segment attention, or flash-attention's varlen path (which transformers takes for one
-    row of packed examples). Then packed rows may be laid end to end without their padding
-    (:func:`tunelab.train.collate`'s ``flat``); sdpa on a GPU builds a mask over the whole row instead,
-    whose cost grows with the square of its length, and keeps the padded rows."""
-    impl = str(getattr(getattr(model, "config", None), "_attn_implementation", "") or "")
-    return impl == ATTN_NAME or impl.startswith("flash_attention")
 
 
 def _no_mask(*args: Any, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> Any:

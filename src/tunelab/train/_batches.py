@@ -246,7 +246,7 @@ def write_examples(data: TrainData, run_dir: Path) -> Path:
     return out
 
 
-def collate(rows: list[dict[str, Any]], pad_id: int, flat: bool = False) -> dict[str, torch.Tensor]:
+def collate(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     """Rows -> tensors, right-padded to the longest row, with next-token targets.
 
     ``targets[b, t] = labels[b, t + 1]``, and -100 where position ``t + 1`` starts a new packed
@@ -254,27 +254,17 @@ def collate(rows: list[dict[str, Any]], pad_id: int, flat: bool = False) -> dict
     position ids from 0 so that, with no attention mask, transformers treats it as a separate
     block of the block-diagonal mask.
 
-    With ``flat`` (padding-free), packed rows (all with ``position_ids``) are laid end to end as one
-    row of their examples' tokens, their padding left out: the same examples, targets and per-example
-    attention (each row starts an example at position 0), without computing the padding (~10% of a
-    256-token packed row in the benchmark's instruction mix). For attention that cuts examples at
-    position 0 (:mod:`tunelab.train._attention`, flash-attention's varlen path); a row without
-    ``position_ids`` keeps the padded layout.
-
     Args:
         rows: dicts with ``input_ids``, ``labels`` (unshifted, -100 where masked) and optionally
-            ``position_ids`` and ``seq_lens`` (packed rows: the examples' lengths, padding excluded).
+            ``position_ids`` (packed rows).
         pad_id: the pad token id.
-        flat: lay packed rows end to end without their padding.
 
     Returns:
-        ``input_ids``, ``position_ids``, ``targets`` as (B, T) int64 tensors (B = 1 when flat), and
-        ``n_targets`` (a 0-d int64 tensor on the CPU).
+        ``input_ids``, ``position_ids``, ``targets`` as (B, T) int64 tensors, and ``n_targets``
+        (a 0-d int64 tensor on the CPU).
     """
     import torch
 
-    if flat and rows and all("position_ids" in r for r in rows):
-        rows = [_joined(rows)]
     width = max(len(r["input_ids"]) for r in rows)
     b = len(rows)
     ids = np.full((b, width), pad_id, dtype=np.int64)
@@ -296,15 +286,6 @@ def collate(rows: list[dict[str, Any]], pad_id: int, flat: bool = False) -> dict
     }
 
 
-def _joined(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Packed rows as one, each cut after its examples (``sum(seq_lens)``; the whole row where unknown)."""
-    ends = [sum(r["seq_lens"]) if "seq_lens" in r else len(r["input_ids"]) for r in rows]
-    return {
-        key: [x for r, n in zip(rows, ends) for x in r[key][:n]]
-        for key in ("input_ids", "labels", "position_ids")
-    }
-
-
 class BatchStream:
     """An endless, seeded walk over the rows: epoch ``e`` visits them in permutation ``P(seed, e)``.
 
@@ -320,7 +301,6 @@ class BatchStream:
         pad_id: pad token id for :func:`collate`.
         world_size: number of processes.
         rank: this process.
-        flat: collate each micro-batch padding-free (see :func:`collate`).
     """
 
     def __init__(
@@ -331,11 +311,9 @@ class BatchStream:
         pad_id: int,
         world_size: int = 1,
         rank: int = 0,
-        flat: bool = False,
     ) -> None:
         if not rows:
             raise InputError("no training rows", field="data.sources")
-        self.flat = flat
         self.rows = rows
         self.batch_size = batch_size
         self.seed = seed
@@ -367,7 +345,7 @@ class BatchStream:
         for _ in range(grad_accum):
             idx = self._take(self.batch_size * self.world_size)
             mine = idx[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
-            out.append(collate([self.rows[i] for i in mine], self.pad_id, self.flat))
+            out.append(collate([self.rows[i] for i in mine], self.pad_id))
         return out
 
     @property

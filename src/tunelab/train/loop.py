@@ -27,7 +27,6 @@ import torch
 from tunelab._atomic import atomic_dir, write_text_atomic
 from tunelab.config import Config, dump_config
 from tunelab.errors import InputError, TunelabError
-from tunelab.train._attention import cuts_at_example_starts
 from tunelab.train._batches import BatchStream, build_train_data, collate, write_examples
 from tunelab.train._checkpoint import (
     latest_checkpoint,
@@ -123,15 +122,12 @@ def evaluate_loss(
     batch_tokens: int,
     pad_id: int,
     accelerator: Accelerator,
-    flat: bool = False,
 ) -> float:
     """Token-level mean cross-entropy over ``rows`` (each process scores its share).
 
     Batches are sized by tokens, not rows: rows are taken longest first and a batch grows while
     ``rows * longest`` (padding included) stays within ``batch_tokens``, so short unpacked rows
     share a batch and long ones do not run out of memory.
-
-    ``flat``: collate packed rows padding-free (:func:`~tunelab.train._batches.collate`).
 
     Returns:
         sum(token CE) / (target tokens), pooled over all processes.
@@ -146,7 +142,7 @@ def evaluate_loss(
         while i < len(mine):
             width = len(mine[i]["input_ids"])  # the batch's longest row (sorted)
             n = max(1, min(len(mine) - i, batch_tokens // max(width, 1)))
-            b = collate(mine[i : i + n], pad_id, flat)
+            b = collate(mine[i : i + n], pad_id)
             i += n
             s, k = model(
                 input_ids=b["input_ids"].to(accelerator.device),
@@ -224,11 +220,8 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     if accelerator.is_main_process:
         write_examples(data, run_dir)  # run_dir/data/{train,val}.jsonl: what this run was given
     world, rank = accelerator.num_processes, accelerator.process_index
-    # packed rows without their padding where attention cuts examples by position ids; not with NEFTune
-    # (its noise scales with the row's length) or torch.compile (a fixed shape per step)
-    flat = config.data.packing and cuts_at_example_starts(model) and tc.neftune_alpha == 0 and not tc.compile
     stream = BatchStream(
-        data.train_rows, tc.batch_size, config.data.shuffle_seed + tc.seed, pad_id, world, rank, flat
+        data.train_rows, tc.batch_size, config.data.shuffle_seed + tc.seed, pad_id, world, rank
     )
     rows_per_step = tc.batch_size * tc.grad_accum * world
     log.info(
@@ -293,7 +286,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
     has_val = bool(val_rows)
     initial_val = None
     if has_val and start is None:  # the base model's validation loss: what training improves on
-        initial_val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator, flat)
+        initial_val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator)
     progress = Progress(tc.max_steps, step, accelerator.is_main_process)
     win_loss = torch.zeros((), device=accelerator.device)  # summed token loss since the last log
     win_tokens = torch.zeros((), device=accelerator.device)
@@ -352,7 +345,7 @@ def train(config: Config, resume: bool = False) -> TrainResult:
             progress.update(step)
         improved = False
         if do_eval:
-            val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator, flat)
+            val = evaluate_loss(wrapper, val_rows, val_tokens, pad_id, accelerator)
             train_mean = sum(eval_window) / len(eval_window) if eval_window else None
             eval_window = []
             improved, overfit = tracker.observe(step, val, train_mean)

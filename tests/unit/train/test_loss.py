@@ -169,38 +169,3 @@ def test_chunk_rows_keep_the_logits_within_budget() -> None:
     assert chunk_rows(49_152) == 682  # SmolLM2
     for v in (1_400, 49_152, 128_256):
         assert chunk_rows(v) * v * 4 <= max(LOGITS_CHUNK_BYTES, 64 * v * 4)
-
-
-def test_flat_collate_lays_packed_rows_end_to_end_without_padding() -> None:
-    """Padding-free batches: the rows' examples in one row, the same targets, loss and gradients as the
-    padded rows under segment attention; rows without position ids keep the padded layout."""
-    from tunelab.data import pack
-    from tunelab.train._attention import cuts_at_example_starts, register_segment_attention
-
-    rows = make_rows(9, seed=6)
-    packed = pack(rows, max_length=64).rows
-    assert any(sum(r["seq_lens"]) < len(r["input_ids"]) for r in packed)  # some rows carry padding
-    padded, flat = collate(packed, pad_id=0), collate(packed, pad_id=0, flat=True)
-    real = sum(sum(r["seq_lens"]) for r in packed)
-    assert flat["input_ids"].shape == (1, real) and padded["input_ids"].numel() > real
-    assert int(flat["n_targets"]) == int(padded["n_targets"])
-    assert (
-        flat["targets"][flat["targets"] != -100].tolist()
-        == padded["targets"][padded["targets"] != -100].tolist()
-    )
-    model = make_model(seed=2)
-    assert not cuts_at_example_starts(model)
-    model.set_attn_implementation(register_segment_attention())
-    assert cuts_at_example_starts(model)
-    wrapper = CausalLMLoss(model)
-    grads = []
-    for b in (padded, flat):
-        model.zero_grad()
-        s, n = wrapper(b["input_ids"], b["targets"], b["position_ids"])
-        (s / n).backward()
-        grads.append((float((s / n).detach()), {k: p.grad.clone() for k, p in model.named_parameters()}))
-    assert abs(grads[0][0] - grads[1][0]) < 1e-5
-    for k, g in grads[0][1].items():
-        assert torch.allclose(g, grads[1][1][k], atol=1e-5), k
-    unpacked = make_rows(3, seed=1)
-    assert collate(unpacked, pad_id=0, flat=True)["input_ids"].shape[0] == 3
