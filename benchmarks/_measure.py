@@ -7,7 +7,6 @@ import contextlib
 import ctypes
 import gc
 import multiprocessing
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -83,42 +82,25 @@ def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-#: (M, K, N) products timed for the matmul peak: squares and the tall, thin shapes of a training step's
-#: projections (tokens x hidden x out), on which oneDNN's bf16 (AMX) kernels run fastest. On the Intel AMX host
-#: of issue 16, 1024^3 alone gave 1.3 TFLOP/s in bf16 and 2048 x 1024 x 512 gave 2.5: one square is no peak.
-PEAK_SHAPES = (
-    (1024, 1024, 1024),
-    (2048, 2048, 2048),
-    (2048, 1024, 512),
-    (2048, 512, 1024),
-    (2048, 1024, 1024),
-    (2048, 512, 2048),
-    (1024, 576, 1536),
-)
-
-
 def matmul_gflops(m: int, k: int, n: int, dtype: Any, reps: int = 10) -> float:
-    """GFLOP/s of an (m x k) @ (k x n) product at the current thread count (best of ``reps``, after one)."""
+    """GFLOP/s of an (m x k) @ (k x n) product (:func:`tunelab.estimate._hardware.matmul_rate`)."""
+    from tunelab.estimate._hardware import matmul_rate
+
+    return matmul_rate(m, k, n, dtype, reps) / 1e9
+
+
+def matmul_peaks() -> dict[str, float]:
+    """The matmul peak in fp32 and bf16 (GFLOP/s, the best over ``PEAK_SHAPES``: squares and the tall, thin
+    shapes of a training step, on which oneDNN's AMX kernels run fastest; 1024^3 alone gave half the best
+    shape's rate on the Intel AMX host of issue 16), and ``bf16_1024``: the 1024^3 product alone, as this
+    benchmark measured its peak before."""
     import torch
 
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * m * k * n / best / 1e9
-
-
-def matmul_peaks(shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES) -> dict[str, float]:
-    """The matmul peak in fp32 and bf16 (GFLOP/s, the best over ``shapes``), and ``bf16_1024``: the
-    1024^3 product alone, as this benchmark measured its peak before."""
-    import torch
+    from tunelab.estimate._hardware import PEAK_SHAPES
 
     out = {}
     for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        rates = [matmul_gflops(*s, dt) for s in shapes]
+        rates = [matmul_gflops(*s, dt) for s in PEAK_SHAPES]
         out[name] = max(rates)
         if name == "bf16":
             out["bf16_1024"] = rates[0]

@@ -17,7 +17,7 @@ batches: if its final loss is more than ``LOSS_TOL`` (2%) from tunelab's (a mode
 its updates round away), it is reported under ``trl_excluded_for_loss`` and the next fastest form is timed. Figures per run: target tokens/s and processed (non-pad) tokens/s over the steps after
 ``WARMUP`` steps, the mean loss of the last steps, the held-out loss, the peak RSS of the run (the process
 high-water mark is reset before each run) and MFU = model FLOPs / s over a matmul peak measured in the same
-run, in fp32 and bf16: the best of :data:`_measure.PEAK_SHAPES` (``mfu_bf16_1024`` is against the 1024^3
+run, in fp32 and bf16: the best of ``tunelab.estimate._hardware.PEAK_SHAPES`` (``mfu_bf16_1024`` is against the 1024^3
 product alone, the peak this benchmark used before, which on an AMX CPU is half the best shape's). Model FLOPs per processed token (:func:`flops_per_token`, the same for both
 trainers): 6 * params for full training, 4 * params + 6 * adapter params for LoRA (frozen weights get no
 weight gradient), plus causal attention inside each example (PaLM's count). ``mfu_bf16_weights_only`` keeps

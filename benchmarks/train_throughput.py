@@ -57,8 +57,10 @@ WARMUP_STEPS = 2
 
 
 def matmul_peak_gflops(dtype: Any) -> float:
-    """The best GFLOP/s over :data:`_measure.PEAK_SHAPES` in ``dtype``."""
-    from _measure import PEAK_SHAPES, matmul_gflops
+    """The best GFLOP/s over ``tunelab.estimate._hardware.PEAK_SHAPES`` in ``dtype``."""
+    from _measure import matmul_gflops
+
+    from tunelab.estimate._hardware import PEAK_SHAPES
 
     return max(matmul_gflops(*shape, dtype) for shape in PEAK_SHAPES)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tunelab.errors import InputError
 
-__all__ = ["Hardware", "GPUS", "get_hardware", "measure_cpu"]
+__all__ = ["Hardware", "GPUS", "PEAK_SHAPES", "get_hardware", "matmul_rate", "measure_cpu"]
 
 
 @dataclass(frozen=True)
@@ -67,25 +67,44 @@ def get_hardware(name: str) -> Hardware:
     raise InputError(f"unknown GPU {name!r}; known: {', '.join(GPUS)}, cpu", field="gpu")
 
 
-def measure_cpu(n: int = 1024, reps: int = 3) -> Hardware:
-    """Time an n x n matmul in fp32 and bf16 on this CPU (best of ``reps``): 2*n^3 FLOP each."""
+#: (M, K, N) products timed for a CPU's matmul peak: squares and the tall, thin shapes of a training step's
+#: projections (tokens x hidden x out). oneDNN's bf16 (AMX) kernels differ by shape: on an Intel AMX host a 1024^3
+#: product ran at 1.3 TFLOP/s and 2048 x 1024 x 512 at 2.5, so one square is no peak.
+PEAK_SHAPES: tuple[tuple[int, int, int], ...] = (
+    (1024, 1024, 1024),
+    (2048, 2048, 2048),
+    (2048, 1024, 512),
+    (2048, 512, 1024),
+    (2048, 1024, 1024),
+    (2048, 512, 2048),
+    (1024, 576, 1536),
+)
+
+
+def matmul_rate(m: int, k: int, n: int, dtype: Any, reps: int = 10) -> float:
+    """FLOP/s of an (m x k) @ (k x n) product at the current thread count (best of ``reps``, after one)."""
     import torch
 
-    out: dict[str, float] = {}
-    for dt in (torch.float32, torch.bfloat16):
-        a, b = torch.randn(n, n, dtype=dt), torch.randn(n, n, dtype=dt)
-        a @ b  # warm-up
-        best = float("inf")
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            a @ b
-            best = min(best, time.perf_counter() - t0)
-        out[str(dt)] = 2 * n**3 / best
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+    a @ b  # warm-up (and oneDNN's kernel for the shape)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * m * k * n / best
+
+
+def measure_cpu(shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES, reps: int = 3) -> Hardware:
+    """This CPU's matmul peak in fp32 and bf16: the best rate over ``shapes`` (best of ``reps`` each)."""
+    import torch
+
+    out = {str(dt): max(matmul_rate(*s, dt, reps) for s in shapes) for dt in (torch.float32, torch.bfloat16)}
     return Hardware(
         "local-cpu",
         0.0,
         out["torch.bfloat16"],
         out["torch.float32"],
         measured=True,
-        note=f"timed {n}x{n} matmul, {torch.get_num_threads()} threads; 'fp16' field holds the fp32 rate",
+        note=f"best of {len(shapes)} matmul shapes, {torch.get_num_threads()} threads; 'fp16' field holds the fp32 rate",
     )

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from tunelab.errors import InputError
-from tunelab.estimate import arch_from_dict, estimate_flops, estimate_memory, get_hardware, load_arch
+from tunelab.estimate import (
+    arch_from_dict,
+    estimate_flops,
+    estimate_memory,
+    get_hardware,
+    load_arch,
+    measure_cpu,
+)
 
 HERE = Path(__file__).parent
 BIG = dict(
@@ -101,6 +108,19 @@ def test_flops_formula() -> None:
     assert get_hardware("T4").peak_flops("bfloat16") == 65e12
     cpu = get_hardware("cpu")
     assert cpu.measured and cpu.peak_flops("float32") > 0
+    assert "best of 7 matmul shapes" in cpu.note  # not one square: oneDNN's rate differs by shape
+
+
+def test_cpu_peak_is_the_best_rate_over_the_shapes_given() -> None:
+    import torch
+
+    from tunelab.estimate._hardware import matmul_rate
+
+    shapes = ((32, 64, 16), (64, 32, 64))
+    hw = measure_cpu(shapes, reps=2)
+    assert hw.measured and "best of 2 matmul shapes" in hw.note
+    assert hw.peak_flops("bfloat16") > 0 and hw.peak_flops("float32") > 0
+    assert matmul_rate(32, 64, 16, torch.float32, reps=1) > 0
     with pytest.raises(InputError):
         get_hardware("TPUv9")
 
