@@ -82,13 +82,6 @@ def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def matmul_gflops(m: int, k: int, n: int, dtype: Any, reps: int = 10) -> float:
-    """GFLOP/s of an (m x k) @ (k x n) product (:func:`tunelab.estimate._hardware.matmul_rate`)."""
-    from tunelab.estimate._hardware import matmul_rate
-
-    return matmul_rate(m, k, n, dtype, reps) / 1e9
-
-
 def matmul_peaks() -> dict[str, float]:
     """The matmul peak in fp32 and bf16 (GFLOP/s, the best over ``PEAK_SHAPES``: squares and the tall, thin
     shapes of a training step, on which oneDNN's AMX kernels run fastest; 1024^3 alone gave half the best
@@ -96,15 +89,13 @@ def matmul_peaks() -> dict[str, float]:
     benchmark measured its peak before."""
     import torch
 
-    from tunelab.estimate._hardware import PEAK_SHAPES
+    from tunelab.estimate._hardware import matmul_rate, peak_rate
 
-    out = {}
-    for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        rates = [matmul_gflops(*s, dt) for s in PEAK_SHAPES]
-        out[name] = max(rates)
-        if name == "bf16":
-            out["bf16_1024"] = rates[0]
-    return out
+    return {
+        "fp32": peak_rate(torch.float32) / 1e9,
+        "bf16": peak_rate(torch.bfloat16) / 1e9,
+        "bf16_1024": matmul_rate(1024, 1024, 1024, torch.bfloat16) / 1e9,
+    }
 
 
 def _child_setup(threads: int) -> None:

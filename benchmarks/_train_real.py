@@ -442,11 +442,12 @@ def lora_vs_full(a: Any, d: dict[str, Any], tmp: Path) -> dict[str, Any]:
     """tunelab's LoRA and full steps timed side by side: ``a.reps`` alternating pairs of runs (each in a process
     of its own), right after each other, so the host's drift over the benchmark's other runs does not decide
     which is faster; the median step times and their ratio."""
+    call = _caller(a)
     steps: dict[str, list[float]] = {"lora": [], "full": []}
     for i in range(a.reps):
         for method in ("lora", "full") if i % 2 == 0 else ("full", "lora"):
             geo = {"method": method, "rows": a.rows, "length": a.pack_length}
-            r = _caller(a)(run_tunelab, a.model, d, tmp, steps=a.steps, heldout=False, **geo)
+            r = call(run_tunelab, a.model, d, tmp, steps=a.steps, heldout=False, **geo)
             steps[method].append(r["step_s"])
             _log(f"[side by side] rep {i} {method}: step {r['step_s']:.2f} s")
     lora, full = statistics.median(steps["lora"]), statistics.median(steps["full"])

@@ -58,11 +58,9 @@ WARMUP_STEPS = 2
 
 def matmul_peak_gflops(dtype: Any) -> float:
     """The best GFLOP/s over ``tunelab.estimate._hardware.PEAK_SHAPES`` in ``dtype``."""
-    from _measure import matmul_gflops
+    from tunelab.estimate._hardware import peak_rate
 
-    from tunelab.estimate._hardware import PEAK_SHAPES
-
-    return max(matmul_gflops(*shape, dtype) for shape in PEAK_SHAPES)
+    return peak_rate(dtype) / 1e9
 
 
 HELDOUT: list[dict[str, Any]] = []  # encoded held-out examples (filled by build_data)

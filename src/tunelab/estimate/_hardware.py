@@ -9,7 +9,7 @@ from typing import Any
 
 from tunelab.errors import InputError
 
-__all__ = ["Hardware", "GPUS", "PEAK_SHAPES", "get_hardware", "matmul_rate", "measure_cpu"]
+__all__ = ["Hardware", "GPUS", "PEAK_SHAPES", "get_hardware", "matmul_rate", "measure_cpu", "peak_rate"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,16 @@ def matmul_rate(m: int, k: int, n: int, dtype: Any, reps: int = 10) -> float:
     return 2 * m * k * n / best
 
 
+def peak_rate(dtype: Any, shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES, reps: int = 10) -> float:
+    """The best :func:`matmul_rate` over ``shapes`` in ``dtype`` (FLOP/s)."""
+    return max(matmul_rate(*s, dtype, reps) for s in shapes)
+
+
 def measure_cpu(shapes: tuple[tuple[int, int, int], ...] = PEAK_SHAPES, reps: int = 3) -> Hardware:
     """This CPU's matmul peak in fp32 and bf16: the best rate over ``shapes`` (best of ``reps`` each)."""
     import torch
 
-    out = {str(dt): max(matmul_rate(*s, dt, reps) for s in shapes) for dt in (torch.float32, torch.bfloat16)}
+    out = {str(dt): peak_rate(dt, shapes, reps) for dt in (torch.float32, torch.bfloat16)}
     return Hardware(
         "local-cpu",
         0.0,
