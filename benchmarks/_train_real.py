@@ -133,6 +133,7 @@ def _figures(
     timed = len(times) - 1 - WARMUP
     return {
         "step_s": span / timed,
+        "warmup_s": times[WARMUP] - times[0],
         "target_tokens_per_s": d["targets_per_step"] * timed / span,
         "processed_tokens_per_s": (per_step or d["real_per_step"]) * timed / span,
         "final_loss": statistics.mean(losses[-3:]),
@@ -411,9 +412,14 @@ def bench_method(
         _log(
             f"[{method}] tunelab with gradient checkpointing: {g['processed_tokens_per_s']:.0f} tok/s, peak {g['peak_rss_gib']:.2f} GiB"
         )
+    if a.compile:
+        extra["compile"] = compiled_vs_eager(call, model, d, tmp, a, geo)
     peak = {k: max(p[k] for p in peaks) for k in ("fp32", "bf16", "bf16_1024")}
     adapters = tl[0]["trainable_params"] if method == "lora" else 0
     fpt = flops_per_token(model_cfg, params, method, d["attended_keys"], adapters)
+    if a.compile:
+        c = extra["compile"]
+        c["mfu_bf16_compiled"] = round(fpt * c["compiled_processed_tokens_per_s"] / (peak["bf16"] * 1e9), 4)
     # the count before attention and adapters were added
     weights_only = (6 if method == "full" else 4) * params
 
@@ -435,6 +441,41 @@ def bench_method(
         "loss_rel_diff": round(abs(t["final_loss"] - p["final_loss"]) / p["final_loss"], 4),
         "heldout_rel_diff": round(abs(t["heldout_loss"] - p["heldout_loss"]) / p["heldout_loss"], 4),
         **extra,
+    }
+
+
+def compiled_vs_eager(
+    call: Any, model: str, d: dict[str, Any], tmp: Path, a: Any, geo: dict[str, Any]
+) -> dict[str, Any]:
+    """tunelab with ``train.compile`` against eager: ``a.reps`` alternating pairs of runs, each in a process of
+    its own. The median step time after the warm-up steps, and what compiling costs: the compiled run's warm-up
+    steps (where dynamo traces and inductor builds) less the eager run's, per pair (later pairs may load
+    inductor's on-disk cache of the first one's kernels)."""
+    runs: dict[str, list[dict[str, Any]]] = {"eager": [], "compiled": []}
+    for i in range(a.reps):
+        for name in ("eager", "compiled") if i % 2 == 0 else ("compiled", "eager"):
+            r = call(
+                run_tunelab, model, d, tmp, steps=a.steps, heldout=False, compile=name == "compiled", **geo
+            )
+            runs[name].append(r)
+            _log(
+                f"[{geo['method']}] rep {i} tunelab {name}: step {r['step_s']:.2f} s, warm-up steps "
+                f"{r['warmup_s']:.1f} s, loss {r['final_loss']:.4f}"
+            )
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    eager, compiled = med("eager", "step_s"), med("compiled", "step_s")
+    return {
+        "eager_step_s": round(eager, 3),
+        "compiled_step_s": round(compiled, 3),
+        "speedup": round(eager / compiled, 3),
+        "compiled_processed_tokens_per_s": round(med("compiled", "processed_tokens_per_s"), 1),
+        "compile_s": [
+            round(c["warmup_s"] - e["warmup_s"], 1) for e, c in zip(runs["eager"], runs["compiled"])
+        ],
+        "loss_rel_diff": round(abs(med("compiled", "final_loss") / med("eager", "final_loss") - 1), 5),
     }
 
 

@@ -283,6 +283,9 @@ def main() -> None:
     ap.add_argument("--ckpt-check", action="store_true", help="also time tunelab with checkpointing (real)")
     ap.add_argument("--ablate", action="store_true", help="also time tunelab with each change undone (real)")
     ap.add_argument(
+        "--compile", action="store_true", help="also time tunelab with train.compile against eager (real)"
+    )
+    ap.add_argument(
         "--in-process",
         action="store_true",
         help="run every trainer run in this process, not a fresh one each (real)",
