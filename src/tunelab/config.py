@@ -133,7 +133,11 @@ class TrainConfig:
     neftune_alpha: float = _f(0.0, "NEFTune embedding noise alpha (0 = off).")
     replay_ratio: float = _f(0.0, "Fraction of each batch drawn from general text to limit forgetting.")
     bf16: Literal["auto", "on", "off"] = _f("auto", "bf16 autocast; auto turns it on where it is faster.")
-    compile: bool = _f(False, "torch.compile the model.")
+    compile: bool = _f(
+        False,
+        "torch.compile the decoder (on CPU inductor needs a C++ compiler). On SmolLM2-135M on CPU: steps 1.2-1.3x"
+        " faster, 25-40 s to compile on a fresh machine, so it pays on runs of a few hundred steps.",
+    )
     grad_ckpt: bool = _f(False, "Activation (gradient) checkpointing.")
     eval_every: int = _f(50, "Validation loss every N steps (0 = only at the end).")
     eval_max_rows: int = _f(
