@@ -412,13 +412,11 @@ def bench_method(
         _log(
             f"[{method}] tunelab with gradient checkpointing: {g['processed_tokens_per_s']:.0f} tok/s, peak {g['peak_rss_gib']:.2f} GiB"
         )
-    if a.compile:
-        extra["compile"] = compiled_vs_eager(call, model, d, tmp, a, geo)
     peak = {k: max(p[k] for p in peaks) for k in ("fp32", "bf16", "bf16_1024")}
     adapters = tl[0]["trainable_params"] if method == "lora" else 0
     fpt = flops_per_token(model_cfg, params, method, d["attended_keys"], adapters)
     if a.compile:
-        c = extra["compile"]
+        c = extra["compile"] = compiled_vs_eager(a, d, tmp, geo)
         c["mfu_bf16_compiled"] = round(fpt * c["compiled_processed_tokens_per_s"] / (peak["bf16"] * 1e9), 4)
     # the count before attention and adapters were added
     weights_only = (6 if method == "full" else 4) * params
@@ -444,54 +442,57 @@ def bench_method(
     }
 
 
-def compiled_vs_eager(
-    call: Any, model: str, d: dict[str, Any], tmp: Path, a: Any, geo: dict[str, Any]
-) -> dict[str, Any]:
-    """tunelab with ``train.compile`` against eager: ``a.reps`` alternating pairs of runs, each in a process of
-    its own. The median step time after the warm-up steps, and what compiling costs: the compiled run's warm-up
-    steps (where dynamo traces and inductor builds) less the eager run's, per pair (later pairs may load
-    inductor's on-disk cache of the first one's kernels)."""
-    runs: dict[str, list[dict[str, Any]]] = {"eager": [], "compiled": []}
+def _alternating(
+    a: Any, d: dict[str, Any], tmp: Path, variants: dict[str, dict[str, Any]], tag: str
+) -> dict[str, list[dict[str, Any]]]:
+    """``a.reps`` pairs of tunelab runs of the two ``variants`` (name -> :func:`run_tunelab` keyword arguments),
+    the order swapped every pair, each run in a process of its own, right after each other, so the host's drift
+    over the benchmark's other runs does not decide which is faster; every run's figures, by variant."""
+    call = _caller(a)
+    names = list(variants)
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for i in range(a.reps):
-        for name in ("eager", "compiled") if i % 2 == 0 else ("compiled", "eager"):
-            r = call(
-                run_tunelab, model, d, tmp, steps=a.steps, heldout=False, compile=name == "compiled", **geo
-            )
+        for name in names if i % 2 == 0 else names[::-1]:
+            r = call(run_tunelab, a.model, d, tmp, steps=a.steps, heldout=False, **variants[name])
             runs[name].append(r)
             _log(
-                f"[{geo['method']}] rep {i} tunelab {name}: step {r['step_s']:.2f} s, warm-up steps "
-                f"{r['warmup_s']:.1f} s, loss {r['final_loss']:.4f}"
+                f"[{tag}] rep {i} {name}: step {r['step_s']:.2f} s, warm-up steps {r['warmup_s']:.1f} s, "
+                f"loss {r['final_loss']:.4f}"
             )
+    return runs
 
-    def med(name: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[name])
 
-    eager, compiled = med("eager", "step_s"), med("compiled", "step_s")
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def compiled_vs_eager(a: Any, d: dict[str, Any], tmp: Path, geo: dict[str, Any]) -> dict[str, Any]:
+    """tunelab with ``train.compile`` against eager, in alternating pairs: the median step time after the
+    warm-up steps, and what compiling costs: the compiled run's warm-up steps (where dynamo traces and inductor
+    builds) less the eager run's, per pair (later pairs may load inductor's on-disk cache of the first one's
+    kernels)."""
+    runs = _alternating(a, d, tmp, {"eager": geo, "compiled": {**geo, "compile": True}}, geo["method"])
+    eager, compiled = _median(runs["eager"], "step_s"), _median(runs["compiled"], "step_s")
     return {
         "eager_step_s": round(eager, 3),
         "compiled_step_s": round(compiled, 3),
         "speedup": round(eager / compiled, 3),
-        "compiled_processed_tokens_per_s": round(med("compiled", "processed_tokens_per_s"), 1),
+        "compiled_processed_tokens_per_s": round(_median(runs["compiled"], "processed_tokens_per_s"), 1),
         "compile_s": [
             round(c["warmup_s"] - e["warmup_s"], 1) for e, c in zip(runs["eager"], runs["compiled"])
         ],
-        "loss_rel_diff": round(abs(med("compiled", "final_loss") / med("eager", "final_loss") - 1), 5),
+        "loss_rel_diff": round(
+            abs(_median(runs["compiled"], "final_loss") / _median(runs["eager"], "final_loss") - 1), 5
+        ),
     }
 
 
 def lora_vs_full(a: Any, d: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """tunelab's LoRA and full steps timed side by side: ``a.reps`` alternating pairs of runs (each in a process
-    of its own), right after each other, so the host's drift over the benchmark's other runs does not decide
-    which is faster; the median step times and their ratio."""
-    call = _caller(a)
-    steps: dict[str, list[float]] = {"lora": [], "full": []}
-    for i in range(a.reps):
-        for method in ("lora", "full") if i % 2 == 0 else ("full", "lora"):
-            geo = {"method": method, "rows": a.rows, "length": a.pack_length}
-            r = call(run_tunelab, a.model, d, tmp, steps=a.steps, heldout=False, **geo)
-            steps[method].append(r["step_s"])
-            _log(f"[side by side] rep {i} {method}: step {r['step_s']:.2f} s")
-    lora, full = statistics.median(steps["lora"]), statistics.median(steps["full"])
+    """tunelab's LoRA and full steps timed side by side in alternating pairs: the median step times and their
+    ratio."""
+    geo = {"rows": a.rows, "length": a.pack_length}
+    runs = _alternating(a, d, tmp, {m: {**geo, "method": m} for m in ("lora", "full")}, "side by side")
+    lora, full = _median(runs["lora"], "step_s"), _median(runs["full"], "step_s")
     return {
         "side_by_side_step_s": {"lora": round(lora, 3), "full": round(full, 3)},
         "lora_step_over_full_step": round(lora / full, 3),

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.toolchain import HAS_CXX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,12 +56,10 @@ def test_train_throughput_real_model_form_runs(tmp_path: Path) -> None:
     both trainers trained on the same rows (their losses agree closely), and the ratio keys are there."""
     pytest.importorskip("trl")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
-    # --compile (inductor) needs a C++ compiler
-    compiled = any(__import__("shutil").which(c) for c in ("c++", "g++", "clang++"))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--model", _tiny_folder()]
         + ["--method", "lora", "--steps", "4", "--probe-steps", "3", "--reps", "1", "--examples", "200"]
-        + (["--compile"] if compiled else []),
+        + (["--compile"] if HAS_CXX else []),
         capture_output=True,
         text=True,
         env=env,
@@ -79,7 +78,7 @@ def test_train_throughput_real_model_form_runs(tmp_path: Path) -> None:
     peak = result["matmul_peak_gflops"]
     assert peak["bf16"] >= peak["bf16_1024"] > 0
     assert run["tunelab"]["mfu_bf16"] <= run["tunelab"]["mfu_bf16_1024"]
-    if compiled:  # compiled against eager: both timed, the same losses, the compile's cost counted
+    if HAS_CXX:  # compiled against eager: both timed, the same losses, the compile's cost counted
         c = run["compile"]
         assert c["eager_step_s"] > 0 and c["compiled_step_s"] > 0 and 0 < c["mfu_bf16_compiled"] < 1
         assert c["loss_rel_diff"] < 1e-3 and len(c["compile_s"]) == 1

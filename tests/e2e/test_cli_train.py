@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from tests.toolchain import needs_cxx
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["TUNELAB_NO_PROGRESS"] = "1"
@@ -257,10 +258,7 @@ def _losses(run: Path) -> list[float]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not any(__import__("shutil").which(c) for c in ("c++", "g++", "clang++")),
-    reason="torch.compile (inductor) on CPU needs a C++ compiler",
-)
+@needs_cxx
 def test_compiled_training_equals_eager(tmp_path: Path) -> None:
     """``train.compile=true`` compiles the decoder; the loss curve is the eager one's."""
     for name, comp in (("eager", False), ("compiled", True)):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.toolchain import needs_cxx
 from torch import nn
 
 from tunelab.train import CausalLMLoss, chunked_cross_entropy, collate
@@ -131,10 +132,7 @@ def test_segment_attention_equals_block_diagonal_mask() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not any(__import__("shutil").which(c) for c in ("c++", "g++", "clang++")),
-    reason="torch.compile (inductor) on CPU needs a C++ compiler",
-)
+@needs_cxx
 def test_segment_attention_stays_out_of_compiled_graphs() -> None:
     """Each packed step cuts its rows at other places. Traced by ``torch.compile``, the per-example split was
     guarded on the examples' count and lengths, so every step recompiled (SmolLM2-135M: 21 s a step instead of
@@ -155,14 +153,16 @@ def test_segment_attention_stays_out_of_compiled_graphs() -> None:
     for c in cuts:
         with torch.compiler.set_stance("force_eager"):
             eager.append(float(wrapper(ids, ids, positions(*c))[0].detach()))
-    s, _ = wrapper(ids, ids, positions(*cuts[0]))
-    s.backward()
-    with torch._dynamo.config.patch(error_on_recompile=True):
-        for c, ref in zip(cuts[1:], eager[1:]):
-            s, _ = wrapper(ids, ids, positions(*c))
-            s.backward()
-            assert float(s.detach()) == pytest.approx(ref, rel=1e-4)
-    torch._dynamo.reset()
+    try:
+        s, _ = wrapper(ids, ids, positions(*cuts[0]))
+        s.backward()
+        with torch._dynamo.config.patch(error_on_recompile=True):
+            for c, ref in zip(cuts[1:], eager[1:]):
+                s, _ = wrapper(ids, ids, positions(*c))
+                s.backward()
+                assert float(s.detach()) == pytest.approx(ref, rel=1e-4)
+    finally:
+        torch._dynamo.reset()  # no compiled code left for the tests after this one
 
 
 @pytest.mark.parametrize(
